@@ -1,0 +1,45 @@
+# Quick start on a fresh Debian 12 machine:  make demo   |   make test
+# Everything the targets need is installed by scripts/bootstrap (apt packages, Kafka jars).
+BUILD_DIR ?= build
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc)
+
+.PHONY: all bootstrap build test test-unit demo bench fuzz stack-up stack-down clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS)
+
+build: bootstrap $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Unit tests, then integration and end-to-end tests against the real PostgreSQL and Kafka
+# (started and stopped here unless already running or given by LOTTERY_PG_DSN/LOTTERY_KAFKA_BOOTSTRAP).
+test: build
+	scripts/with-stack ctest --test-dir $(BUILD_DIR) --output-on-failure --timeout 900
+
+test-unit: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -L unit
+
+demo: build
+	scripts/with-stack scripts/demo
+
+bench: build
+	scripts/with-stack bench/run
+
+fuzz: bootstrap
+	scripts/fuzz-pgoutput 60
+
+stack-up: bootstrap
+	scripts/stack up
+	@scripts/stack env
+
+stack-down:
+	scripts/stack down
+
+clean:
+	rm -rf $(BUILD_DIR)

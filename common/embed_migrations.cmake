@@ -1,0 +1,11 @@
+# Writes a C++ source that returns the migration files as lottery::migrate::EmbeddedMigrations().
+set(body "#include \"lottery/common/migrate.h\"\nnamespace lottery::migrate {\nconst std::vector<Migration>& EmbeddedMigrations() {\n  static const std::vector<Migration> kAll = {\n")
+foreach(f ${FILES})
+  get_filename_component(name ${f} NAME)
+  string(SUBSTRING ${name} 0 4 ver)
+  math(EXPR ver "${ver}")
+  file(READ ${f} content)
+  string(APPEND body "    {${ver}, \"${name}\", R\"lottery_sql(${content})lottery_sql\"},\n")
+endforeach()
+string(APPEND body "  };\n  return kAll;\n}\n}  // namespace lottery::migrate\n")
+file(WRITE ${OUT} "${body}")

@@ -1,0 +1,270 @@
+#include "lottery/testing/stack.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "lottery/common/migrate.h"
+
+namespace lottery::testing {
+namespace {
+
+std::string RequireEnv(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') {
+    std::cerr << name << " is not set: integration tests need the real stack. Run them through "
+              << "`make test` (which starts scripts/stack), or `eval \"$(scripts/stack env)\"`.\n";
+    std::abort();
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string PgDsn() { return RequireEnv("LOTTERY_PG_DSN"); }
+std::string KafkaBootstrap() { return RequireEnv("LOTTERY_KAFKA_BOOTSTRAP"); }
+
+std::string UniqueName(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  static const uint32_t salt = std::random_device{}();
+  return absl::StrCat(prefix, "_", getpid(), "_", counter++, "_", salt % 100000);
+}
+
+std::string WithDatabase(const std::string& dsn, const std::string& dbname) {
+  std::string out;
+  size_t pos = 0;
+  bool replaced = false;
+  while (pos < dsn.size()) {
+    size_t end = dsn.find(' ', pos);
+    if (end == std::string::npos) end = dsn.size();
+    std::string item = dsn.substr(pos, end - pos);
+    if (item.rfind("dbname=", 0) == 0) {
+      item = "dbname=" + dbname;
+      replaced = true;
+    }
+    if (!item.empty()) absl::StrAppend(&out, out.empty() ? "" : " ", item);
+    pos = end + 1;
+  }
+  if (!replaced) absl::StrAppend(&out, " dbname=", dbname);
+  return out;
+}
+
+TestDatabase::TestDatabase(const std::string& prefix, bool migrate) {
+  name_ = UniqueName(prefix);
+  auto admin = pg::Connect(WithDatabase(PgDsn(), "postgres"));
+  if (!admin.ok()) {
+    ADD_FAILURE() << admin.status();
+    return;
+  }
+  absl::Status st = pg::ExecCommand(admin->get(), absl::StrCat("CREATE DATABASE ", name_));
+  if (!st.ok()) ADD_FAILURE() << st;
+  dsn_ = WithDatabase(PgDsn(), name_);
+  if (migrate) {
+    auto conn = Connect();
+    auto report = migrate::Apply(conn.get(), migrate::EmbeddedMigrations());
+    if (!report.ok()) ADD_FAILURE() << report.status();
+  }
+}
+
+TestDatabase::~TestDatabase() {
+  if (std::getenv("LOTTERY_KEEP_TEST_DB") != nullptr) return;
+  auto admin = pg::Connect(WithDatabase(PgDsn(), "postgres"));
+  if (!admin.ok()) return;
+  // Slots pin WAL for the whole cluster: drop this database's slots with it.
+  (void)pg::ExecCommand(admin->get(),
+                        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                        "WHERE database = $1 AND active_pid IS NOT NULL",
+                        {pg::Param::Text(name_)});
+  (void)pg::ExecCommand(admin->get(),
+                        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1",
+                        {pg::Param::Text(name_)});
+  (void)pg::ExecCommand(admin->get(), absl::StrCat("DROP DATABASE IF EXISTS ", name_, " WITH (FORCE)"));
+}
+
+pg::ConnPtr TestDatabase::Connect() const {
+  auto conn = pg::Connect(dsn_);
+  if (!conn.ok()) {
+    ADD_FAILURE() << conn.status();
+    return nullptr;
+  }
+  return std::move(*conn);
+}
+
+std::string TestDatabase::Scalar(const std::string& sql) const {
+  auto conn = Connect();
+  if (conn == nullptr) return "";
+  auto res = pg::Exec(conn.get(), sql);
+  if (!res.ok()) {
+    ADD_FAILURE() << res.status();
+    return "";
+  }
+  if (PQntuples(res->get()) == 0) return "";
+  return std::string(pg::Value(res->get(), 0, 0));
+}
+
+std::optional<std::string> Record::Header(const std::string& name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+std::vector<Record> ReadAllCommitted(const std::vector<std::string>& topics, std::chrono::milliseconds timeout) {
+  std::vector<Record> out;
+  auto conf = kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()},
+                               {"group.id", UniqueName("reader")},
+                               {"isolation.level", "read_committed"},
+                               {"enable.auto.commit", "false"},
+                               {"enable.partition.eof", "true"},
+                               {"auto.offset.reset", "earliest"}});
+  if (!conf.ok()) {
+    ADD_FAILURE() << conf.status();
+    return out;
+  }
+  auto consumer = kafka::MakeClient(RD_KAFKA_CONSUMER, std::move(*conf));
+  if (!consumer.ok()) {
+    ADD_FAILURE() << consumer.status();
+    return out;
+  }
+  rd_kafka_t* rk = consumer->get();
+  // Assign every partition of every topic explicitly (no group rebalance to wait for).
+  kafka::TopicPartitionListPtr assignment(rd_kafka_topic_partition_list_new(16));
+  for (const auto& topic : topics) {
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &md, 10000);
+    rd_kafka_topic_destroy(t);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 || md->topics[0].err != 0) {
+      if (md != nullptr) rd_kafka_metadata_destroy(md);
+      continue;  // topic does not exist: nothing in it
+    }
+    for (int p = 0; p < md->topics[0].partition_cnt; ++p) {
+      rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), md->topics[0].partitions[p].id)->offset =
+          RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_metadata_destroy(md);
+  }
+  if (assignment->cnt == 0) return out;
+  rd_kafka_assign(rk, assignment.get());
+  int eof_left = assignment->cnt;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (eof_left > 0 && std::chrono::steady_clock::now() < deadline) {
+    kafka::MessagePtr msg(rd_kafka_consumer_poll(rk, 200));
+    if (msg == nullptr) continue;
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      --eof_left;
+      continue;
+    }
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    Record r;
+    r.topic = rd_kafka_topic_name(msg->rkt);
+    r.partition = msg->partition;
+    r.offset = msg->offset;
+    if (msg->key != nullptr) r.key = std::string(static_cast<const char*>(msg->key), msg->key_len);
+    if (msg->payload != nullptr) r.value.assign(static_cast<const char*>(msg->payload), msg->len);
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(msg.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name;
+      const void* val;
+      size_t size;
+      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+        r.headers.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : "");
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  if (eof_left > 0) ADD_FAILURE() << "ReadAllCommitted: timed out before the end of every partition";
+  rd_kafka_consumer_close(rk);
+  return out;
+}
+
+void ProduceAll(const std::vector<OutRecord>& records) {
+  auto conf = kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()}, {"enable.idempotence", "true"},
+                               {"linger.ms", "5"}});
+  ASSERT_TRUE(conf.ok()) << conf.status();
+  auto producer = kafka::MakeClient(RD_KAFKA_PRODUCER, std::move(*conf));
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  rd_kafka_t* rk = producer->get();
+  for (const auto& r : records) {
+    rd_kafka_headers_t* hdrs = rd_kafka_headers_new(r.headers.size());
+    for (const auto& [k, v] : r.headers) rd_kafka_header_add(hdrs, k.c_str(), k.size(), v.data(), v.size());
+    rd_kafka_resp_err_t err;
+    void* key_ptr = r.key ? const_cast<char*>(r.key->data()) : nullptr;
+    size_t key_len = r.key ? r.key->size() : 0;
+    while (true) {
+      err = rd_kafka_producev(
+          rk, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
+          RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+          RD_KAFKA_V_KEY(key_ptr, key_len),
+          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+      rd_kafka_poll(rk, 100);
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_headers_destroy(hdrs);
+      FAIL() << "produce: " << rd_kafka_err2str(err);
+    }
+  }
+  ASSERT_EQ(rd_kafka_flush(rk, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+Process::Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                 const std::string& log_path) {
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+}
+
+Process::~Process() {
+  if (Running()) {
+    kill(pid_, SIGKILL);
+    Wait(std::chrono::seconds(10));
+  }
+}
+
+bool Process::Running() {
+  if (exit_code_ || pid_ <= 0) return false;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == 0) return true;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return false;
+}
+
+void Process::Kill(int sig) {
+  if (Running()) kill(pid_, sig);
+}
+
+std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
+  WaitFor([this] { return !Running(); }, timeout);
+  return exit_code_;
+}
+
+std::string BinaryPath(const std::string& name) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path().parent_path() / "bin" / name).string();
+}
+
+}  // namespace lottery::testing
