@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Merges bench/results/sections/*.json into latest.json and renders docs/benchmarks.md.
+
+Targets are the ones the issues set; a ratio is only ever computed from two numbers measured in
+the same run, side by side (the machines are shared and noisy)."""
+import datetime
+import json
+import os
+import platform
+import sys
+
+sections_dir, latest_path, doc_path = sys.argv[1:4]
+
+# metric -> (description, target text, check function or None)
+TARGETS = {
+    "ingest_stakes_per_s": ("writer: stakes ingested per second (first consumed to last offset committed)", "", None),
+    "copy_rows_per_s": ("COPY of the same rows into lottery_entry (this machine's limit)", "", None),
+    "ingest_vs_copy": ("ingest / copy", ">= 0.3 (stretch 0.6)", lambda v: v >= 0.3),
+    "writer_rss_mb": ("writer peak RSS (MB)", "", None),
+    "writer_batch_commit_p99_ms": ("writer p99 batch commit latency (ms)", "", None),
+    "relay_events_per_s": ("relay: backlog events committed to Kafka per second", "", None),
+    "recvlogical_rows_per_s": ("pg_recvlogical reading the same changes (WAL decoding limit)", "", None),
+    "relay_vs_recvlogical": ("relay / recvlogical", ">= 0.5 (stretch 0.9)", lambda v: v >= 0.5),
+    "e2e_rate_per_s": ("steady stake rate for the e2e latency run", ">= 1000", lambda v: v >= 1000),
+    "e2e_p50_ms": ("stake that fills a lottery -> award readable (p50, ms)", "", None),
+    "e2e_p99_ms": ("stake that fills a lottery -> award readable (p99, ms)", "<= 50", lambda v: v <= 50),
+    "relay_rss_mb": ("relay peak RSS (MB)", "<= 64", lambda v: v <= 64),
+}
+
+merged = {}
+notes = {}
+for name in sorted(os.listdir(sections_dir)) if os.path.isdir(sections_dir) else []:
+    if not name.endswith(".json"):
+        continue
+    with open(os.path.join(sections_dir, name)) as f:
+        data = json.load(f)
+    section = name[:-5]
+    if "notes" in data:
+        notes[section] = data.pop("notes")
+    merged.update(data)
+
+if "ingest_stakes_per_s" in merged and merged.get("copy_rows_per_s"):
+    merged["ingest_vs_copy"] = round(merged["ingest_stakes_per_s"] / merged["copy_rows_per_s"], 3)
+if "relay_events_per_s" in merged and merged.get("recvlogical_rows_per_s"):
+    merged["relay_vs_recvlogical"] = round(merged["relay_events_per_s"] / merged["recvlogical_rows_per_s"], 3)
+
+meta = {
+    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+}
+with open(latest_path, "w") as f:
+    json.dump({"meta": meta, "results": merged, "notes": notes}, f, indent=2, sort_keys=True)
+    f.write("\n")
+
+lines = [
+    "# Benchmarks",
+    "",
+    "Produced by `make bench` (bench/run); raw numbers in `bench/results/latest.json`. Every ratio",
+    "is computed from two numbers measured side by side in the same run on the same machine; these",
+    "machines are shared and noisy (2 cores), so read the ratios, not the absolute numbers.",
+    "",
+    f"Last run: {meta['date']} on {meta['machine']}.",
+    "",
+    "| metric | value | target | met |",
+    "|---|---|---|---|",
+]
+for key, (desc, target, check) in TARGETS.items():
+    if key not in merged:
+        continue
+    v = merged[key]
+    met = "" if check is None else ("yes" if check(v) else "**no**")
+    lines.append(f"| `{key}` — {desc} | {v} | {target} | {met} |")
+for key in sorted(set(merged) - set(TARGETS)):
+    lines.append(f"| `{key}` | {merged[key]} | | |")
+if notes:
+    lines += ["", "## Notes", ""]
+    for section, text in sorted(notes.items()):
+        lines.append(f"- **{section}**: {text}")
+with open(doc_path, "w") as f:
+    f.write("\n".join(lines) + "\n")
+print(json.dumps(merged, indent=2, sort_keys=True))
