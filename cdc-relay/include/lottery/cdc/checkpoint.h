@@ -1,0 +1,52 @@
+// The relay's checkpoint: the last PostgreSQL commit (end) LSN whose outbox events are committed in
+// Kafka, stored on a compacted topic keyed by slot name and written in the SAME Kafka transaction
+// as those events. A read_committed reader therefore sees a checkpoint iff it sees its events.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "lottery/cdc/lsn.h"
+#include "lottery/common/kafka.h"
+
+namespace lottery::cdc {
+
+inline constexpr char kDefaultCheckpointTopic[] = "lottery.relay.checkpoints";
+
+struct Checkpoint {
+  std::string slot;
+  Lsn lsn = 0;                // end LSN of the last PostgreSQL commit included in Kafka
+  int64_t commit_time = 0;    // its commit time, microseconds since 2000-01-01 UTC
+  std::string system_id;      // IDENTIFY_SYSTEM systemid of the cluster it came from
+  std::string database;       // database of the slot
+  uint64_t events = 0;        // outbox events published by the Kafka transaction that wrote it
+  int64_t written_at_unix_ms = 0;
+
+  friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
+};
+
+// JSON value of a checkpoint record, e.g.
+// {"slot":"s","lsn":"0/16B3748","commit_time_us":..,"system_id":"..","database":"..",
+//  "events":3,"written_at_unix_ms":..}
+std::string EncodeCheckpoint(const Checkpoint& checkpoint);
+// kDataLoss when the value is not a checkpoint this relay wrote.
+absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view json);
+
+// Creates the checkpoint topic (1 partition, cleanup.policy=compact) if it does not exist.
+absl::Status EnsureCheckpointTopic(const std::string& bootstrap, const std::string& topic);
+
+// Reads the latest checkpoint of `slot` with a read_committed consumer: assigns every partition
+// of `topic`, reads from the beginning to the end (last value for the key wins). nullopt when the
+// topic or the key does not exist. kUnavailable when Kafka cannot be reached within `timeout`.
+//
+// Call it AFTER the transactional producer of the slot ran init_transactions: that fences any
+// older relay and aborts its open transaction, so nothing can commit behind our back and the
+// last stable offset is not held back by a zombie's open transaction.
+absl::StatusOr<std::optional<Checkpoint>> ReadCheckpoint(
+    const kafka::Properties& client_props, const std::string& topic, const std::string& slot,
+    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+}  // namespace lottery::cdc

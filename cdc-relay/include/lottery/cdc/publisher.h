@@ -1,0 +1,60 @@
+// The Kafka side of the relay: a transactional producer whose transactional.id is derived from the
+// slot (a second relay on the same slot fences the first), producing outbox events and the
+// checkpoint record inside one Kafka transaction.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "lottery/cdc/checkpoint.h"
+#include "lottery/cdc/lsn.h"
+#include "lottery/cdc/outbox_event.h"
+#include "lottery/common/kafka.h"
+
+namespace lottery::cdc {
+
+// "lottery-cdc-relay.<slot>"
+std::string TransactionalIdForSlot(const std::string& slot);
+
+// Kafka headers of an outbox record, in order: id, messageType, aggregatetype, content-type,
+// lsn (end LSN of the PostgreSQL commit, "X/Y", the same value the checkpoint stores), txid,
+// then the row's own extra headers.
+std::vector<std::pair<std::string, std::string>> EventHeaders(const OutboxEvent& event,
+                                                              Lsn commit_end_lsn);
+
+// Not thread-safe. Status codes follow lottery::kafka::StatusFromError: kAborted -> call Abort()
+// and redo from the last checkpoint; kFailedPrecondition -> fenced or fatal, stop; kUnavailable
+// -> Kafka unreachable, retry the same call later.
+class TransactionalProducer {
+ public:
+  // `props` carries bootstrap.servers and any pass-through properties; transactional.id is set
+  // here. Runs init_transactions, which fences an older producer with the same id and aborts its
+  // open transaction.
+  static absl::StatusOr<std::unique_ptr<TransactionalProducer>> Create(
+      const kafka::Properties& props, const std::string& transactional_id,
+      std::chrono::milliseconds init_timeout = std::chrono::seconds(60));
+
+  absl::Status Begin();
+  // Produces one outbox event (topic = event.topic, key = aggregateid, value = payload).
+  absl::Status Produce(const OutboxEvent& event, Lsn commit_end_lsn);
+  // Produces the checkpoint record (key = slot) into `topic`.
+  absl::Status ProduceCheckpoint(const std::string& topic, const Checkpoint& checkpoint);
+  absl::Status Commit(std::chrono::milliseconds timeout);
+  absl::Status Abort(std::chrono::milliseconds timeout);
+  bool in_transaction() const { return in_transaction_; }
+  // Serves librdkafka callbacks; call regularly.
+  void Poll() { rd_kafka_poll(rk_.get(), 0); }
+  rd_kafka_t* get() const { return rk_.get(); }
+
+ private:
+  explicit TransactionalProducer(kafka::KafkaPtr rk) : rk_(std::move(rk)) {}
+  absl::Status ProduceRecord(const std::string& topic, const std::string& key,
+                             const std::string& value,
+                             const std::vector<std::pair<std::string, std::string>>& headers);
+  kafka::KafkaPtr rk_;
+  bool in_transaction_ = false;
+};
+
+}  // namespace lottery::cdc

@@ -1,0 +1,59 @@
+// The relay daemon: streams the outbox publication from a logical replication slot (pgoutput) and
+// publishes every outbox insert to Kafka exactly once for read_committed consumers.
+// docs/relay.md explains the protocol and why exactly-once holds.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "lottery/cdc/checkpoint.h"
+#include "lottery/cdc/lsn.h"
+#include "lottery/cdc/replication.h"
+#include "lottery/common/kafka.h"
+#include "lottery/common/metrics.h"
+
+namespace lottery::cdc {
+
+struct RelayConfig {
+  std::string pg_dsn;
+  kafka::Properties kafka_props;  // bootstrap.servers + pass-through properties
+  std::string slot = kDefaultSlot;
+  std::string publication = kDefaultPublication;
+  std::string checkpoint_topic = kDefaultCheckpointTopic;
+  size_t batch_txns = 500;                                // K
+  absl::Duration batch_time = absl::Milliseconds(20);    // M
+  absl::Duration status_interval = absl::Seconds(1);
+  absl::Duration slot_poll_interval = absl::Seconds(10);
+  std::string metrics_addr;  // "host:port"; empty: no HTTP server
+  // Stop conditions (tests, benchmarks), like pg_recvlogical --endpos:
+  Lsn end_lsn = 0;                                 // exit 0 once confirmed >= end_lsn
+  absl::Duration exit_when_idle = absl::ZeroDuration();  // exit 0 after this long with no data
+};
+
+// The message the daemon stops with when its slot is gone but Kafka holds a checkpoint for it:
+// names the recovery command (issue 6).
+absl::Status SlotLostError(const std::string& slot, const SlotInfo& info,
+                           const std::optional<Checkpoint>& checkpoint);
+
+// Decides whether the daemon may stream from `info` given the checkpoint in Kafka:
+//  - slot exists, not lost, pgoutput, our database     -> OK
+//  - slot missing, no checkpoint (first start)          -> OK, caller creates the slot
+//  - slot missing with a checkpoint, or wal_status lost -> kFailedPrecondition (SlotLostError)
+//  - wrong plugin / database / physical slot            -> kFailedPrecondition
+absl::Status CheckSlotForStart(const std::string& slot, const SlotInfo& info,
+                               const std::optional<Checkpoint>& checkpoint,
+                               const std::string& database);
+
+// Runs the daemon until `stop` becomes true (then commits or aborts the open Kafka transaction,
+// confirms, returns OK), a stop condition of `config` is met (OK), or an error that retrying
+// cannot fix: kFailedPrecondition (fenced/fatal producer, slot lost, missing publication),
+// kDataLoss (undecodable WAL), kInvalidArgument (bad config or a bad outbox row).
+// Transient failures of PostgreSQL or Kafka are retried with backoff, never returned.
+absl::Status RunRelay(const RelayConfig& config, const std::atomic<bool>& stop,
+                      metrics::Registry& registry);
+
+}  // namespace lottery::cdc

@@ -1,0 +1,125 @@
+// The pure heart of the relay: "PostgreSQL transaction buffered -> Kafka transaction ->
+// confirmable LSN". No I/O: the daemon (relay.h) feeds it decoded pgoutput messages and tells it
+// when a Kafka transaction committed or aborted; it answers what to publish and which LSN may be
+// confirmed to PostgreSQL. Unit-tested without servers (tests/relay_core_test.cc).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "lottery/cdc/lsn.h"
+#include "lottery/cdc/outbox_event.h"
+#include "lottery/cdc/pgoutput.h"
+#include "lottery/cdc/relation_cache.h"
+
+namespace lottery::cdc {
+
+// One committed PostgreSQL transaction with the outbox rows it inserted, in insert order.
+struct CommittedTxn {
+  TransactionId xid = 0;
+  Lsn commit_lsn = 0;       // start of the commit record
+  Lsn end_lsn = 0;          // end of the commit record: the position we checkpoint and confirm
+  int64_t commit_time = 0;  // microseconds since 2000-01-01 UTC
+  std::vector<OutboxEvent> events;
+};
+
+// Counters of what the assembler saw but does not publish (Debezium's outbox router warns on
+// these too): the outbox is insert-only; the publication normally publishes inserts only.
+struct IgnoredChanges {
+  uint64_t updates = 0;
+  uint64_t deletes = 0;
+  uint64_t truncates = 0;
+  uint64_t messages = 0;
+  uint64_t origins = 0;
+  uint64_t types = 0;
+};
+
+// Buffers one PostgreSQL transaction from Begin to Commit (never splits it) and keeps the relation
+// cache. Feed every pgoutput message of a replication session in stream order; Reset() when a new
+// session starts (the server re-sends Relations and restarts any open transaction).
+class TxnAssembler {
+ public:
+  // Returns the transaction when `message` is its Commit, nullopt otherwise.
+  // Errors (stop the relay, never skip): kDataLoss for a protocol violation (change outside a
+  // transaction, nested Begin, Commit LSN mismatch, unknown relation OID) or an undecodable row;
+  // kFailedPrecondition when a published table is not an outbox; kInvalidArgument when an outbox
+  // row's headers column is not a flat JSON object of strings (a writer bug).
+  absl::StatusOr<std::optional<CommittedTxn>> Feed(const PgOutputMessage& message);
+
+  bool in_transaction() const { return open_.has_value(); }
+  void Reset();
+  const IgnoredChanges& ignored() const { return ignored_; }
+  uint64_t events_decoded() const { return events_decoded_; }
+
+ private:
+  RelationCache relations_;
+  std::optional<CommittedTxn> open_;
+  Lsn open_final_lsn_ = 0;
+  IgnoredChanges ignored_;
+  uint64_t events_decoded_ = 0;
+};
+
+// Groups committed PostgreSQL transactions into Kafka transactions and tracks which LSN is safe to
+// confirm to PostgreSQL.
+//
+// Contract: an LSN becomes confirmable only when (a) the Kafka transaction holding its events (and
+// the checkpoint record naming it) committed, or (b) it is <= the checkpoint already in Kafka, or
+// (c) nothing is pending at all (no open PostgreSQL or Kafka transaction) and the server says its
+// WAL end is there (a keepalive): everything before it was sent to us and handled.
+class BatchTracker {
+ public:
+  struct Options {
+    size_t max_txns = 500;                          // K: PG transactions per Kafka transaction
+    absl::Duration max_age = absl::Milliseconds(20);  // M: oldest buffered txn -> commit
+  };
+  // `checkpoint`: the last commit end LSN in Kafka (0 if none); `confirmed`: the slot's position.
+  BatchTracker(Options options, Lsn checkpoint, Lsn confirmed);
+
+  enum class Action {
+    kSkip,     // end_lsn <= checkpoint: already in Kafka (redelivered after a crash); drop it
+    kPublish,  // produce txn.events into the open Kafka transaction (open one if !batch_open())
+    kNothing,  // no events and nothing open: already confirmable
+  };
+  // Call for every CommittedTxn in stream order.
+  Action Add(const CommittedTxn& txn, absl::Time now);
+
+  bool batch_open() const { return batch_txns_ > 0; }
+  size_t batch_txns() const { return batch_txns_; }
+  size_t batch_events() const { return batch_events_; }
+  // The batch should be committed now (K transactions or M elapsed since its first txn).
+  bool Due(absl::Time now) const;
+  // The time at which the open batch becomes due (InfiniteFuture when none is open).
+  absl::Time DueAt() const;
+  // The checkpoint to write into the open Kafka transaction: last included end LSN.
+  Lsn batch_end_lsn() const { return batch_end_lsn_; }
+  int64_t batch_last_commit_time() const { return batch_last_commit_time_; }
+
+  // The Kafka transaction of the open batch committed: its LSNs become confirmable and the
+  // checkpoint advances.
+  void Committed();
+  // The Kafka transaction aborted: the batch is gone. The caller must restart streaming from the
+  // confirmed position (the server re-sends; Add() skips what is <= checkpoint).
+  void Aborted();
+  // A keepalive (or any message) says the server's WAL end is `wal_end`. With nothing pending
+  // (`in_pg_txn` false and no open batch) that position becomes confirmable.
+  void OnServerPosition(Lsn wal_end, bool in_pg_txn);
+
+  Lsn confirmable() const { return confirmable_; }
+  Lsn checkpoint() const { return checkpoint_; }
+
+ private:
+  Options options_;
+  Lsn checkpoint_;
+  Lsn confirmable_;
+  size_t batch_txns_ = 0;
+  size_t batch_events_ = 0;
+  Lsn batch_end_lsn_ = 0;
+  int64_t batch_last_commit_time_ = 0;
+  absl::Time batch_started_ = absl::InfiniteFuture();
+};
+
+}  // namespace lottery::cdc

@@ -1,0 +1,30 @@
+// lottery-cdc-relay: streams the outbox publication through a pgoutput replication slot and
+// publishes each outbox insert to Kafka exactly once. Everything lives in the library (cli.h,
+// relay.h); this file only wires the subcommands.
+#include <utility>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "lottery/cdc/cli.h"
+
+int main(int argc, char** argv) {
+  using namespace lottery::cdc;
+  CLI::App app{
+      "lottery-cdc-relay: publish the PostgreSQL outbox to Kafka exactly once, from a logical "
+      "replication slot (pgoutput). With no subcommand it runs the daemon (`run`)."};
+  app.fallthrough();  // common options may follow the subcommand name
+  CommonOptions options;
+  AddCommonOptions(app, options);
+
+  std::vector<std::pair<CLI::App*, CommandMain>> commands;
+  CLI::App* run = app.add_subcommand("run", "stream the outbox to Kafka (the default)");
+  commands.emplace_back(run, SetupRunCommand(*run, options));
+  // Recovery commands (status, replay, recover, drop) register here the same way.
+
+  app.require_subcommand(0, 1);
+  CLI11_PARSE(app, argc, argv);
+  for (auto& [command, command_main] : commands) {
+    if (command->parsed()) return command_main();
+  }
+  return commands.front().second();  // no subcommand: run
+}

@@ -1,0 +1,116 @@
+#include "lottery/cdc/cli.h"
+
+#include <csignal>
+
+#include "absl/strings/str_cat.h"
+#include "lottery/common/status.h"
+#include "spdlog/spdlog.h"
+
+namespace lottery::cdc {
+
+void AddCommonOptions(CLI::App& app, CommonOptions& o) {
+  app.add_option("--pg-dsn", o.pg_dsn, "PostgreSQL connection string (libpq key=value or URI)")
+      ->envname("LOTTERY_PG_DSN");
+  app.add_option("--kafka-bootstrap", o.kafka_bootstrap, "Kafka bootstrap servers")
+      ->envname("LOTTERY_KAFKA_BOOTSTRAP");
+  app.add_option("--kafka-prop", o.kafka_props,
+                 "librdkafka property key=value (repeatable; overrides LOTTERY_KAFKA_PROPS)");
+  app.add_option("--kafka-props", o.kafka_props_env,
+                 "librdkafka properties \"k=v,k2=v2\"")
+      ->envname("LOTTERY_KAFKA_PROPS");
+  app.add_option("--slot", o.slot, "logical replication slot")
+      ->envname("LOTTERY_RELAY_SLOT")
+      ->capture_default_str();
+  app.add_option("--publication", o.publication, "publication of the outbox table")
+      ->envname("LOTTERY_RELAY_PUBLICATION")
+      ->capture_default_str();
+  app.add_option("--checkpoint-topic", o.checkpoint_topic,
+                 "compacted Kafka topic holding the relay checkpoints (created if missing)")
+      ->envname("LOTTERY_RELAY_CHECKPOINT_TOPIC")
+      ->capture_default_str();
+  app.add_option("--metrics-addr", o.metrics_addr,
+                 "host:port for /metrics, /healthz, /readyz (empty: off)")
+      ->envname("LOTTERY_METRICS_ADDR");
+  app.add_option("--batch-txns", o.batch_txns,
+                 "commit a Kafka transaction every K PostgreSQL transactions")
+      ->envname("LOTTERY_RELAY_BATCH_TXNS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--batch-ms", o.batch_ms,
+                 "... or M milliseconds after the first buffered PostgreSQL transaction")
+      ->envname("LOTTERY_RELAY_BATCH_MS")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--end-lsn", o.end_lsn,
+                 "exit 0 once everything up to this LSN (X/Y) is in Kafka and confirmed");
+  app.add_option("--exit-when-idle", o.exit_when_idle_ms,
+                 "exit 0 after MS milliseconds without WAL data and nothing pending");
+  app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
+      ->envname("LOTTERY_LOG_LEVEL")
+      ->capture_default_str();
+}
+
+absl::StatusOr<kafka::Properties> KafkaProperties(const CommonOptions& o) {
+  kafka::Properties props;
+  if (o.kafka_bootstrap.empty()) {
+    return absl::InvalidArgumentError("no Kafka bootstrap servers: set --kafka-bootstrap or "
+                                      "LOTTERY_KAFKA_BOOTSTRAP");
+  }
+  props["bootstrap.servers"] = o.kafka_bootstrap;
+  RETURN_IF_ERROR(kafka::AddPropertyList(props, o.kafka_props_env));
+  for (const auto& p : o.kafka_props) RETURN_IF_ERROR(kafka::AddPropertyAssignment(props, p));
+  return props;
+}
+
+absl::StatusOr<RelayConfig> MakeRelayConfig(const CommonOptions& o) {
+  RelayConfig c;
+  if (o.pg_dsn.empty()) {
+    return absl::InvalidArgumentError("no PostgreSQL DSN: set --pg-dsn or LOTTERY_PG_DSN");
+  }
+  c.pg_dsn = o.pg_dsn;
+  ASSIGN_OR_RETURN(c.kafka_props, KafkaProperties(o));
+  c.slot = o.slot;
+  c.publication = o.publication;
+  c.checkpoint_topic = o.checkpoint_topic;
+  c.metrics_addr = o.metrics_addr;
+  c.batch_txns = o.batch_txns;
+  c.batch_time = absl::Milliseconds(o.batch_ms);
+  if (!o.end_lsn.empty()) {
+    auto lsn = ParseLsn(o.end_lsn);
+    if (!lsn.ok()) return absl::InvalidArgumentError(absl::StrCat("--end-lsn: ", lsn.status().message()));
+    c.end_lsn = *lsn;
+  }
+  c.exit_when_idle = absl::Milliseconds(o.exit_when_idle_ms);
+  return c;
+}
+
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void OnStopSignal(int) { g_stop.store(true); }
+}  // namespace
+
+CommandMain SetupRunCommand(CLI::App& command, const CommonOptions& options) {
+  (void)command;  // the daemon's flags live on the top-level app (see CommonOptions)
+  return [&options]() -> int {
+    spdlog::set_level(spdlog::level::from_str(options.log_level));
+    auto config = MakeRelayConfig(options);
+    if (!config.ok()) {
+      spdlog::error("{}", std::string(config.status().message()));
+      return 2;
+    }
+    struct sigaction sa {};
+    sa.sa_handler = OnStopSignal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    metrics::Registry registry;
+    absl::Status st = RunRelay(*config, g_stop, registry);
+    if (!st.ok()) {
+      spdlog::error("lottery-cdc-relay stopped: {}", st.ToString());
+      return 1;
+    }
+    return 0;
+  };
+}
+
+}  // namespace lottery::cdc

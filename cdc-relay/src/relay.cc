@@ -1,0 +1,494 @@
+#include "lottery/cdc/relay.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "lottery/cdc/pgoutput.h"
+#include "lottery/cdc/publisher.h"
+#include "lottery/cdc/relay_core.h"
+#include "lottery/common/status.h"
+#include "spdlog/spdlog.h"
+
+namespace lottery::cdc {
+
+absl::Status SlotLostError(const std::string& slot, const SlotInfo& info,
+                           const std::optional<Checkpoint>& checkpoint) {
+  std::string what = info.exists ? absl::StrCat("replication slot ", slot,
+                                                " was invalidated (wal_status=lost)")
+                                 : absl::StrCat("replication slot ", slot, " does not exist");
+  std::string cp = checkpoint ? absl::StrCat(" while Kafka holds a checkpoint for it at ",
+                                             FormatLsn(checkpoint->lsn))
+                              : std::string();
+  return absl::FailedPreconditionError(absl::StrCat(
+      what, cp,
+      ": the WAL between that checkpoint and now is gone from the slot, so streaming from a new "
+      "slot would silently skip outbox events. Run `lottery-cdc-relay recover --slot-lost` "
+      "(docs/operations.md) instead of starting the daemon."));
+}
+
+absl::Status CheckSlotForStart(const std::string& slot, const SlotInfo& info,
+                               const std::optional<Checkpoint>& checkpoint,
+                               const std::string& database) {
+  if (!info.exists) {
+    if (checkpoint) return SlotLostError(slot, info, checkpoint);
+    return absl::OkStatus();  // first start
+  }
+  if (info.lost()) return SlotLostError(slot, info, checkpoint);
+  if (info.slot_type != "logical" || info.plugin != "pgoutput") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("replication slot ", slot, " is a ", info.slot_type, " slot with plugin '",
+                     info.plugin, "'; the relay needs a logical pgoutput slot"));
+  }
+  if (!database.empty() && info.database != database) {
+    return absl::FailedPreconditionError(absl::StrCat("replication slot ", slot,
+                                                      " belongs to database ", info.database,
+                                                      ", not ", database));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+using std::chrono::milliseconds;
+
+struct Metrics {
+  explicit Metrics(metrics::Registry& r)
+      : events_decoded(r.AddCounter("lottery_relay_events_decoded_total",
+                                    "Outbox inserts decoded from the WAL")),
+        events_published(r.AddCounter("lottery_relay_events_published_total",
+                                      "Outbox events committed to Kafka")),
+        pg_txns_published(r.AddCounter("lottery_relay_pg_transactions_published_total",
+                                       "PostgreSQL transactions committed to Kafka")),
+        pg_txns_skipped(r.AddCounter(
+            "lottery_relay_pg_transactions_skipped_total",
+            "PostgreSQL transactions re-sent by the slot but already in Kafka (checkpoint)")),
+        kafka_committed(r.AddCounter("lottery_relay_kafka_transactions_committed_total",
+                                     "Kafka transactions committed")),
+        kafka_aborted(r.AddCounter("lottery_relay_kafka_transactions_aborted_total",
+                                   "Kafka transactions aborted")),
+        commit_seconds(r.AddHistogram("lottery_relay_kafka_commit_seconds",
+                                      "Duration of commit_transaction",
+                                      metrics::LatencyBuckets())),
+        lag_bytes(r.AddGauge("lottery_relay_lag_bytes",
+                             "Server WAL end minus the LSN confirmed to PostgreSQL")),
+        lag_seconds(r.AddGauge(
+            "lottery_relay_lag_seconds",
+            "At the last Kafka commit: now minus the commit time of its last PostgreSQL txn")),
+        last_published_commit_time(r.AddGauge(
+            "lottery_relay_last_published_commit_timestamp_seconds",
+            "Commit time (unix) of the last PostgreSQL transaction published to Kafka")),
+        retained_bytes(r.AddGauge("lottery_relay_slot_retained_wal_bytes",
+                                  "WAL retained by the slot: current WAL LSN - restart_lsn")),
+        confirmed_lsn(r.AddGauge("lottery_relay_confirmed_lsn", "LSN confirmed to PostgreSQL")),
+        reconnects(r.AddCounter("lottery_relay_reconnects_total",
+                                "Replication sessions restarted (errors, aborts)")),
+        updates(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"update\"}",
+                             "Outbox changes that are not published (the outbox is insert-only)")),
+        deletes(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"delete\"}", "")),
+        truncates(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"truncate\"}", "")),
+        messages(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"message\"}", "")) {}
+  metrics::Counter& events_decoded;
+  metrics::Counter& events_published;
+  metrics::Counter& pg_txns_published;
+  metrics::Counter& pg_txns_skipped;
+  metrics::Counter& kafka_committed;
+  metrics::Counter& kafka_aborted;
+  metrics::Histogram& commit_seconds;
+  metrics::Gauge& lag_bytes;
+  metrics::Gauge& lag_seconds;
+  metrics::Gauge& last_published_commit_time;
+  metrics::Gauge& retained_bytes;
+  metrics::Gauge& confirmed_lsn;
+  metrics::Counter& reconnects;
+  metrics::Counter& updates;
+  metrics::Counter& deletes;
+  metrics::Counter& truncates;
+  metrics::Counter& messages;
+};
+
+class Relay {
+ public:
+  Relay(const RelayConfig& config, const std::atomic<bool>& stop, metrics::Registry& registry)
+      : config_(config), stop_(stop), metrics_(registry) {}
+
+  absl::Status Run();
+  bool ready() const { return ready_.load(); }
+
+ private:
+  enum class SessionEnd { kStop, kDone };
+  absl::Status Setup();
+  absl::StatusOr<SessionEnd> Stream();
+  absl::Status OnXLogData(const XLogData& x, bool& force_commit);
+  absl::Status CommitBatch();
+  absl::Status AbortBatch();
+  absl::Status SendStatus(bool reply_requested);
+  void PollSlot();
+  void SyncIgnoredCounters();
+  bool pending() const { return assembler_.in_transaction() || tracker_->batch_open(); }
+  bool Sleep(absl::Duration d);  // false when stop was requested
+
+  const RelayConfig& config_;
+  const std::atomic<bool>& stop_;
+  Metrics metrics_;
+  std::atomic<bool> ready_{false};
+
+  pg::ConnPtr sql_;  // normal connection: slot inspection
+  std::unique_ptr<TransactionalProducer> producer_;
+  std::optional<ReplicationConnection> repl_;
+  SystemIdentity identity_;
+  std::string database_;
+  TxnAssembler assembler_;
+  std::optional<BatchTracker> tracker_;
+  IgnoredChanges synced_ignored_;
+  Lsn received_ = 0;        // highest server WAL end seen
+  Lsn last_sent_flush_ = 0;
+  absl::Time last_status_ = absl::InfinitePast();
+  absl::Time last_slot_poll_ = absl::InfinitePast();
+};
+
+bool Relay::Sleep(absl::Duration d) {
+  absl::Time until = absl::Now() + d;
+  while (!stop_.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+  return !stop_.load();
+}
+
+// Retries `fn` while it returns kUnavailable, with exponential backoff up to 5 s.
+template <typename Fn>
+auto RetryUnavailable(const std::atomic<bool>& stop, const char* what, Fn fn) -> decltype(fn()) {
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    auto result = fn();
+    absl::Status st;
+    if constexpr (std::is_same_v<decltype(result), absl::Status>) {
+      st = result;
+    } else {
+      st = result.status();
+    }
+    if (st.code() != absl::StatusCode::kUnavailable || stop.load()) return result;
+    spdlog::warn("{}: {} (retrying in {} ms)", what, std::string(st.message()),
+                 absl::ToInt64Milliseconds(backoff));
+    absl::Time until = absl::Now() + backoff;
+    while (!stop.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+}
+
+absl::Status Relay::Setup() {
+  ASSIGN_OR_RETURN(sql_, RetryUnavailable(stop_, "connect to PostgreSQL",
+                                          [&] { return pg::Connect(config_.pg_dsn); }));
+  database_ = PQdb(sql_.get());
+  ASSIGN_OR_RETURN(bool have_pub, PublicationExists(sql_.get(), config_.publication));
+  if (!have_pub) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "publication ", config_.publication, " does not exist in database ", database_,
+        ": run `lottery-migrate` against this database first (it creates the outbox table and "
+        "its publication), or pass the right --publication"));
+  }
+  auto bootstrap = config_.kafka_props.find("bootstrap.servers");
+  if (bootstrap == config_.kafka_props.end()) {
+    return absl::InvalidArgumentError("no Kafka bootstrap servers (LOTTERY_KAFKA_BOOTSTRAP)");
+  }
+  RETURN_IF_ERROR(RetryUnavailable(stop_, "create checkpoint topic", [&] {
+    return EnsureCheckpointTopic(bootstrap->second, config_.checkpoint_topic);
+  }));
+  // init_transactions first: it fences an older relay on this slot and aborts its open
+  // transaction, so the checkpoint we read next cannot move behind our back.
+  ASSIGN_OR_RETURN(producer_, RetryUnavailable(stop_, "Kafka init_transactions", [&] {
+                     return TransactionalProducer::Create(config_.kafka_props,
+                                                          TransactionalIdForSlot(config_.slot));
+                   }));
+  ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint,
+                   RetryUnavailable(stop_, "read checkpoint", [&] {
+                     return ReadCheckpoint(config_.kafka_props, config_.checkpoint_topic,
+                                           config_.slot);
+                   }));
+  ASSIGN_OR_RETURN(SlotInfo slot, InspectSlot(sql_.get(), config_.slot));
+  RETURN_IF_ERROR(CheckSlotForStart(config_.slot, slot, checkpoint, database_));
+  if (!slot.exists) {
+    ASSIGN_OR_RETURN(auto conn, ReplicationConnection::Connect(config_.pg_dsn));
+    auto created = conn.CreateSlot(config_.slot, ReplicationConnection::Snapshot::kNothing);
+    if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
+      return created.status();
+    }
+    if (created.ok()) {
+      spdlog::info("first start: created replication slot {} at {}", config_.slot,
+                   FormatLsn(created->consistent_point));
+    }
+    ASSIGN_OR_RETURN(slot, InspectSlot(sql_.get(), config_.slot));
+  }
+  if (checkpoint && !checkpoint->system_id.empty() && checkpoint->lsn > slot.confirmed_flush_lsn &&
+      checkpoint->lsn > slot.current_wal_lsn) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the Kafka checkpoint of slot ", config_.slot, " (", FormatLsn(checkpoint->lsn),
+        ") is ahead of this server's WAL (", FormatLsn(slot.current_wal_lsn),
+        "): the database was restored or failed over; see `lottery-cdc-relay status` and "
+        "docs/operations.md"));
+  }
+  Lsn cp = checkpoint ? checkpoint->lsn : 0;
+  tracker_.emplace(BatchTracker::Options{config_.batch_txns, config_.batch_time}, cp,
+                   slot.confirmed_flush_lsn);
+  metrics_.confirmed_lsn.Set(static_cast<double>(slot.confirmed_flush_lsn));
+  spdlog::info(
+      "relay ready: slot {} (confirmed_flush_lsn {}, wal_status {}), publication {}, "
+      "checkpoint {} on {}, batches of {} transactions / {} ms",
+      config_.slot, FormatLsn(slot.confirmed_flush_lsn), slot.wal_status, config_.publication,
+      checkpoint ? FormatLsn(checkpoint->lsn) : std::string("none"), config_.checkpoint_topic,
+      config_.batch_txns, absl::ToInt64Milliseconds(config_.batch_time));
+  return absl::OkStatus();
+}
+
+absl::Status Relay::SendStatus(bool reply_requested) {
+  if (!repl_) return absl::OkStatus();
+  Lsn flush = tracker_->confirmable();
+  RETURN_IF_ERROR(repl_->SendStatus(std::max(received_, flush), flush, flush, reply_requested));
+  last_status_ = absl::Now();
+  last_sent_flush_ = flush;
+  metrics_.confirmed_lsn.Set(static_cast<double>(flush));
+  metrics_.lag_bytes.Set(received_ > flush ? static_cast<double>(received_ - flush) : 0.0);
+  return absl::OkStatus();
+}
+
+void Relay::SyncIgnoredCounters() {
+  const IgnoredChanges& now = assembler_.ignored();
+  auto sync = [](metrics::Counter& c, uint64_t now_v, uint64_t& was, const char* what) {
+    if (now_v > was) {
+      spdlog::warn("{} {} change(s) of the outbox seen and NOT published (the outbox is "
+                   "insert-only)", now_v - was, what);
+      c.Inc(now_v - was);
+      was = now_v;
+    }
+  };
+  sync(metrics_.updates, now.updates, synced_ignored_.updates, "update");
+  sync(metrics_.deletes, now.deletes, synced_ignored_.deletes, "delete");
+  sync(metrics_.truncates, now.truncates, synced_ignored_.truncates, "truncate");
+  sync(metrics_.messages, now.messages, synced_ignored_.messages, "logical message");
+}
+
+absl::Status Relay::CommitBatch() {
+  if (!tracker_->batch_open()) return absl::OkStatus();
+  if (producer_->in_transaction()) {
+    Checkpoint c;
+    c.slot = config_.slot;
+    c.lsn = tracker_->batch_end_lsn();
+    c.commit_time = tracker_->batch_last_commit_time();
+    c.system_id = identity_.system_id;
+    c.database = database_;
+    c.events = tracker_->batch_events();
+    c.written_at_unix_ms = absl::ToUnixMillis(absl::Now());
+    RETURN_IF_ERROR(producer_->ProduceCheckpoint(config_.checkpoint_topic, c));
+    absl::Time start = absl::Now();
+    absl::Time first_failure = absl::InfiniteFuture();
+    while (true) {
+      absl::Status st = producer_->Commit(milliseconds(5000));
+      if (st.ok()) break;
+      if (st.code() != absl::StatusCode::kUnavailable) return st;
+      // Kafka unreachable: confirm nothing new, keep the replication connection alive, retry.
+      if (first_failure == absl::InfiniteFuture()) first_failure = absl::Now();
+      spdlog::warn("Kafka commit not done yet, retrying: {}", std::string(st.message()));
+      if (repl_) (void)SendStatus(false);
+      if (stop_.load() && absl::Now() - first_failure > absl::Seconds(30)) return st;
+    }
+    metrics_.commit_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    metrics_.kafka_committed.Inc();
+    metrics_.events_published.Inc(tracker_->batch_events());
+    metrics_.pg_txns_published.Inc(tracker_->batch_txns());
+    absl::Time commit_time = FromPgMicros(tracker_->batch_last_commit_time());
+    metrics_.last_published_commit_time.Set(absl::ToDoubleSeconds(commit_time - absl::UnixEpoch()));
+    metrics_.lag_seconds.Set(std::max(0.0, absl::ToDoubleSeconds(absl::Now() - commit_time)));
+  }
+  tracker_->Committed();
+  return absl::OkStatus();
+}
+
+absl::Status Relay::AbortBatch() {
+  tracker_->Aborted();
+  if (!producer_->in_transaction()) return absl::OkStatus();
+  metrics_.kafka_aborted.Inc();
+  return RetryUnavailable(stop_, "Kafka abort_transaction",
+                          [&] { return producer_->Abort(milliseconds(10000)); });
+}
+
+absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
+  received_ = std::max(received_, x.wal_end);
+  auto message = DecodePgOutput(x.data);
+  if (!message.ok()) {
+    return absl::DataLossError(absl::StrCat("WAL at ", FormatLsn(x.wal_start),
+                                            " does not decode; the relay stops rather than skip "
+                                            "it: ", message.status().message()));
+  }
+  ASSIGN_OR_RETURN(std::optional<CommittedTxn> txn, assembler_.Feed(*message));
+  if (!txn) return absl::OkStatus();
+  metrics_.events_decoded.Inc(txn->events.size());
+  SyncIgnoredCounters();
+  switch (tracker_->Add(*txn, absl::Now())) {
+    case BatchTracker::Action::kSkip:
+      metrics_.pg_txns_skipped.Inc();
+      break;
+    case BatchTracker::Action::kNothing:
+      break;
+    case BatchTracker::Action::kPublish:
+      if (!producer_->in_transaction()) RETURN_IF_ERROR(producer_->Begin());
+      for (const OutboxEvent& e : txn->events) RETURN_IF_ERROR(producer_->Produce(e, txn->end_lsn));
+      break;
+  }
+  if (config_.end_lsn != 0 && txn->end_lsn >= config_.end_lsn) force_commit = true;
+  return absl::OkStatus();
+}
+
+void Relay::PollSlot() {
+  last_slot_poll_ = absl::Now();
+  if (sql_ == nullptr || PQstatus(sql_.get()) != CONNECTION_OK) {
+    auto conn = pg::Connect(config_.pg_dsn);
+    if (!conn.ok()) return;
+    sql_ = std::move(*conn);
+  }
+  auto info = InspectSlot(sql_.get(), config_.slot);
+  if (info.ok()) {
+    metrics_.retained_bytes.Set(static_cast<double>(info->retained_bytes));
+  } else {
+    spdlog::warn("inspect slot: {}", std::string(info.status().message()));
+  }
+}
+
+absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
+  ASSIGN_OR_RETURN(ReplicationConnection conn, ReplicationConnection::Connect(config_.pg_dsn));
+  repl_.emplace(std::move(conn));
+  ASSIGN_OR_RETURN(identity_, repl_->IdentifySystem());
+  absl::Status started = repl_->StartReplication(config_.slot, 0, config_.publication);
+  if (started.code() == absl::StatusCode::kFailedPrecondition) {
+    // Gone or invalidated since Setup: never stream from a fresh slot silently.
+    auto info = InspectSlot(sql_.get(), config_.slot);
+    if (info.ok() && (!info->exists || info->lost())) {
+      return SlotLostError(config_.slot, *info,
+                           Checkpoint{.slot = config_.slot, .lsn = tracker_->checkpoint()});
+    }
+  }
+  RETURN_IF_ERROR(started);
+  assembler_.Reset();
+  ready_.store(true);
+  spdlog::info("streaming slot {} from {} (checkpoint {})", config_.slot,
+               FormatLsn(tracker_->confirmable()), FormatLsn(tracker_->checkpoint()));
+  absl::Time last_data = absl::Now();
+  while (true) {
+    if (stop_.load()) return SessionEnd::kStop;
+    absl::Time now = absl::Now();
+    if (tracker_->Due(now)) {
+      RETURN_IF_ERROR(CommitBatch());
+      RETURN_IF_ERROR(SendStatus(false));
+      continue;
+    }
+    if (config_.end_lsn != 0 && tracker_->confirmable() >= config_.end_lsn && !pending()) {
+      return SessionEnd::kDone;
+    }
+    if (config_.exit_when_idle > absl::ZeroDuration() && !pending() &&
+        now - last_data >= config_.exit_when_idle) {
+      return SessionEnd::kDone;
+    }
+    if (now - last_status_ >= config_.status_interval) {
+      // With nothing pending, ask for a keepalive: its WAL end becomes confirmable, so traffic
+      // on other tables does not pin WAL behind an idle outbox.
+      RETURN_IF_ERROR(SendStatus(!pending()));
+    }
+    if (now - last_slot_poll_ >= config_.slot_poll_interval) PollSlot();
+    producer_->Poll();
+    absl::Time wake = std::min({last_status_ + config_.status_interval, tracker_->DueAt(),
+                                now + absl::Milliseconds(100)});
+    auto timeout = milliseconds(std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now)));
+    ASSIGN_OR_RETURN(std::optional<ReplicationMessage> msg, repl_->Receive(timeout));
+    if (!msg) continue;
+    if (auto* x = std::get_if<XLogData>(&*msg)) {
+      last_data = absl::Now();
+      bool force_commit = false;
+      RETURN_IF_ERROR(OnXLogData(*x, force_commit));
+      if (force_commit) {
+        RETURN_IF_ERROR(CommitBatch());
+        RETURN_IF_ERROR(SendStatus(false));
+      }
+    } else {
+      const auto& k = std::get<PrimaryKeepalive>(*msg);
+      received_ = std::max(received_, k.wal_end);
+      tracker_->OnServerPosition(k.wal_end, assembler_.in_transaction());
+      if (k.reply_requested || tracker_->confirmable() > last_sent_flush_) {
+        RETURN_IF_ERROR(SendStatus(false));
+      }
+    }
+  }
+}
+
+absl::Status Relay::Run() {
+  RETURN_IF_ERROR(Setup());
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    absl::StatusOr<SessionEnd> end = Stream();
+    ready_.store(false);
+    if (end.ok()) {
+      // SIGTERM or a stop condition: publish what is buffered (whole PG transactions only),
+      // confirm it, and leave.
+      absl::Status st = CommitBatch();
+      if (!st.ok()) {
+        spdlog::error("final Kafka commit failed: {}", std::string(st.message()));
+        absl::Status ab = AbortBatch();
+        if (!ab.ok()) return ab;
+      }
+      if (repl_) (void)SendStatus(false);
+      repl_.reset();
+      spdlog::info("relay stopped at confirmed LSN {} (checkpoint {})",
+                   FormatLsn(tracker_->confirmable()), FormatLsn(tracker_->checkpoint()));
+      return absl::OkStatus();
+    }
+    absl::Status st = end.status();
+    metrics_.reconnects.Inc();
+    switch (st.code()) {
+      case absl::StatusCode::kAborted: {
+        // txn_requires_abort: drop the batch and restart streaming from the confirmed position;
+        // the checkpoint skips what already committed.
+        spdlog::warn("Kafka transaction must abort, restarting from {}: {}",
+                     FormatLsn(tracker_->confirmable()), std::string(st.message()));
+        RETURN_IF_ERROR(AbortBatch());
+        repl_.reset();
+        break;
+      }
+      case absl::StatusCode::kUnavailable: {
+        // PostgreSQL went away (or the slot is busy). The batch holds whole PG transactions, so
+        // it may still be committed; if that fails, abort it.
+        spdlog::warn("replication interrupted, reconnecting in {} ms: {}",
+                     absl::ToInt64Milliseconds(backoff), std::string(st.message()));
+        repl_.reset();
+        absl::Status c = CommitBatch();
+        if (!c.ok()) {
+          if (c.code() == absl::StatusCode::kFailedPrecondition) return c;
+          RETURN_IF_ERROR(AbortBatch());
+        }
+        if (!Sleep(backoff)) return absl::OkStatus();
+        backoff = std::min(backoff * 2, absl::Seconds(5));
+        continue;
+      }
+      default: {
+        repl_.reset();
+        if (producer_->in_transaction()) (void)producer_->Abort(milliseconds(5000));
+        return st;
+      }
+    }
+    backoff = absl::Milliseconds(100);
+  }
+}
+
+}  // namespace
+
+absl::Status RunRelay(const RelayConfig& config, const std::atomic<bool>& stop,
+                      metrics::Registry& registry) {
+  Relay relay(config, stop, registry);
+  std::unique_ptr<metrics::HttpServer> http;
+  if (!config.metrics_addr.empty()) {
+    ASSIGN_OR_RETURN(http, metrics::HttpServer::Start(config.metrics_addr, &registry,
+                                                      [&relay] { return relay.ready(); }));
+  }
+  return relay.Run();
+}
+
+}  // namespace lottery::cdc
