@@ -46,36 +46,78 @@ class Encoder {
     }
   }
 
-  void operator()(const Begin& m) { U8('B'); BigEndian(m.final_lsn, 8); BigEndian(m.commit_time, 8); BigEndian(m.xid, 4); }
+  void operator()(const Begin& m) {
+    U8('B');
+    BigEndian(m.final_lsn, 8);
+    BigEndian(m.commit_time, 8);
+    BigEndian(m.xid, 4);
+  }
   void operator()(const Commit& m) {
-    U8('C'); U8(m.flags); BigEndian(m.commit_lsn, 8); BigEndian(m.end_lsn, 8); BigEndian(m.commit_time, 8);
+    U8('C');
+    U8(m.flags);
+    BigEndian(m.commit_lsn, 8);
+    BigEndian(m.end_lsn, 8);
+    BigEndian(m.commit_time, 8);
   }
-  void operator()(const Origin& m) { U8('O'); BigEndian(m.commit_lsn, 8); Str(m.name); }
+  void operator()(const Origin& m) {
+    U8('O');
+    BigEndian(m.commit_lsn, 8);
+    Str(m.name);
+  }
   void operator()(const Relation& m) {
-    U8('R'); BigEndian(m.oid, 4); Str(m.namespace_name); Str(m.relation_name);
-    U8(static_cast<uint8_t>(m.replica_identity)); BigEndian(m.columns.size(), 2);
+    U8('R');
+    BigEndian(m.oid, 4);
+    Str(m.namespace_name);
+    Str(m.relation_name);
+    U8(static_cast<uint8_t>(m.replica_identity));
+    BigEndian(m.columns.size(), 2);
     for (const RelationColumn& c : m.columns) {
-      U8(c.flags); Str(c.name); BigEndian(c.type_oid, 4); BigEndian(static_cast<uint32_t>(c.type_modifier), 4);
+      U8(c.flags);
+      Str(c.name);
+      BigEndian(c.type_oid, 4);
+      BigEndian(static_cast<uint32_t>(c.type_modifier), 4);
     }
   }
-  void operator()(const Type& m) { U8('Y'); BigEndian(m.oid, 4); Str(m.namespace_name); Str(m.name); }
-  void operator()(const Insert& m) { U8('I'); BigEndian(m.relation_oid, 4); U8('N'); Tuple(m.new_tuple); }
+  void operator()(const Type& m) {
+    U8('Y');
+    BigEndian(m.oid, 4);
+    Str(m.namespace_name);
+    Str(m.name);
+  }
+  void operator()(const Insert& m) {
+    U8('I');
+    BigEndian(m.relation_oid, 4);
+    U8('N');
+    Tuple(m.new_tuple);
+  }
   void operator()(const Update& m) {
-    U8('U'); BigEndian(m.relation_oid, 4);
+    U8('U');
+    BigEndian(m.relation_oid, 4);
     if (m.old_tuple_kind != OldTupleKind::kNone) {
-      U8(static_cast<uint8_t>(m.old_tuple_kind)); Tuple(m.old_tuple);
+      U8(static_cast<uint8_t>(m.old_tuple_kind));
+      Tuple(m.old_tuple);
     }
-    U8('N'); Tuple(m.new_tuple);
+    U8('N');
+    Tuple(m.new_tuple);
   }
   void operator()(const Delete& m) {
-    U8('D'); BigEndian(m.relation_oid, 4); U8(static_cast<uint8_t>(m.old_tuple_kind)); Tuple(m.old_tuple);
+    U8('D');
+    BigEndian(m.relation_oid, 4);
+    U8(static_cast<uint8_t>(m.old_tuple_kind));
+    Tuple(m.old_tuple);
   }
   void operator()(const Truncate& m) {
-    U8('T'); BigEndian(m.relation_oids.size(), 4); U8(m.options);
+    U8('T');
+    BigEndian(m.relation_oids.size(), 4);
+    U8(m.options);
     for (Oid oid : m.relation_oids) BigEndian(oid, 4);
   }
   void operator()(const LogicalMessage& m) {
-    U8('M'); U8(m.flags); BigEndian(m.lsn, 8); Str(m.prefix); BigEndian(m.content.size(), 4);
+    U8('M');
+    U8(m.flags);
+    BigEndian(m.lsn, 8);
+    Str(m.prefix);
+    BigEndian(m.content.size(), 4);
     out_.append(m.content);
   }
 
@@ -109,12 +151,18 @@ void ReplicationPath(std::string_view bytes) {
   if (!r.ok()) return;
   Encoder e;
   if (const auto* x = std::get_if<XLogData>(&*r)) {
-    e.U8('w'); e.BigEndian(x->wal_start, 8); e.BigEndian(x->wal_end, 8); e.BigEndian(x->send_time, 8);
+    e.U8('w');
+    e.BigEndian(x->wal_start, 8);
+    e.BigEndian(x->wal_end, 8);
+    e.BigEndian(x->send_time, 8);
     e.str().append(x->data);
     DecodeAndRoundTrip(x->data);
   } else {
     const auto& k = std::get<PrimaryKeepalive>(*r);
-    e.U8('k'); e.BigEndian(k.wal_end, 8); e.BigEndian(k.send_time, 8); e.U8(k.reply_requested);
+    e.U8('k');
+    e.BigEndian(k.wal_end, 8);
+    e.BigEndian(k.send_time, 8);
+    e.U8(k.reply_requested);
   }
   Check(e.str() == bytes, "replication message round trip");
 }

@@ -51,11 +51,12 @@ class ColumnIndex {
       case TupleValue::Kind::kNull:
         return absl::DataLossError(absl::StrCat(kMsg, ": column \"", Sv(name), "\" is null"));
       case TupleValue::Kind::kUnchangedToast:
-        return absl::DataLossError(
-            absl::StrCat(kMsg, ": column \"", Sv(name), "\" is an unchanged TOAST value (not sent)"));
-      case TupleValue::Kind::kBinary:
         return absl::DataLossError(absl::StrCat(
-            kMsg, ": column \"", Sv(name), "\" is in binary format; use text (no 'binary' option)"));
+            kMsg, ": column \"", Sv(name), "\" is an unchanged TOAST value (not sent)"));
+      case TupleValue::Kind::kBinary:
+        return absl::DataLossError(absl::StrCat(kMsg, ": column \"", Sv(name),
+                                                "\" is in binary format; use text (no 'binary' "
+                                                "option)"));
     }
     return absl::DataLossError(absl::StrCat(kMsg, ": column \"", Sv(name), "\" has unknown kind"));
   }
@@ -157,7 +158,8 @@ absl::StatusOr<OutboxEvent> ExtractOutboxEvent(const Relation& relation, const T
 
   absl::StatusOr<std::string> bytes = DecodeByteaHex(payload);
   if (!bytes.ok()) {
-    return absl::DataLossError(absl::StrCat(kMsg, ": column \"payload\": ", bytes.status().message()));
+    return absl::DataLossError(
+        absl::StrCat(kMsg, ": column \"payload\": ", bytes.status().message()));
   }
   e.payload = *std::move(bytes);
 

@@ -39,8 +39,8 @@ TEST(ByteCursorTest, SignedReadsAreTwosComplement) {
 TEST(ByteCursorTest, TruncatedReadIsDataLossAndDoesNotAdvance) {
   std::string bytes("\x01\x02\x03", 3);
   ByteCursor c(bytes);
-  EXPECT_THAT(c.ReadI32("Begin.xid"),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("Begin.xid: need 4 bytes, 3 remain")));
+  EXPECT_THAT(c.ReadI32("Begin.xid"), StatusIs(absl::StatusCode::kDataLoss,
+                                               HasSubstr("Begin.xid: need 4 bytes, 3 remain")));
   EXPECT_EQ(c.position(), 0u);
   EXPECT_THAT(c.ReadU64("x"), StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(c.ReadI16("x"), ::lottery::testing::IsOk());

@@ -182,10 +182,15 @@ TEST(PgOutputTest, RejectsEmptyAndUnknownTags) {
 TEST(PgOutputTest, ErrorsNameMessageAndField) {
   EXPECT_THAT(DecodePgOutput(Wire().U8('B').U64(1).I64(2).U8(0).str()),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("pgoutput Begin: xid: need 4")));
-  EXPECT_THAT(DecodePgOutput(Wire().U8('I').U32(1).U8('N').I16(3).Text("a").Text("b").U8('t').I32(9).Bytes("abc").str()),
+  std::string insert =
+      Wire().U8('I').U32(1).U8('N').I16(3).Text("a").Text("b").U8('t').I32(9).Bytes("abc").str();
+  EXPECT_THAT(DecodePgOutput(insert),
               StatusIs(absl::StatusCode::kDataLoss,
-                       HasSubstr("pgoutput Insert: new_tuple.column[2].data: need 9 bytes, 3 remain")));
-  EXPECT_THAT(DecodePgOutput(Wire().U8('R').U32(1).Str("public").Str("t").U8('d').I16(1).U8(0).Str("c").U32(25).str()),
+                       HasSubstr("pgoutput Insert: new_tuple.column[2].data: need 9 bytes, 3 "
+                                 "remain")));
+  std::string relation =
+      Wire().U8('R').U32(1).Str("public").Str("t").U8('d').I16(1).U8(0).Str("c").U32(25).str();
+  EXPECT_THAT(DecodePgOutput(relation),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("pgoutput Relation: ncols")));
 }
 
