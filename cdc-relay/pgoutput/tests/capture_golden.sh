@@ -3,7 +3,7 @@
 # one message per line as lowercase hex; lines starting with '#' are comments.
 #
 # usage: capture_golden.sh DSN
-#   DSN: a superuser connection to a server with wal_level=logical, e.g.
+#   DSN: a superuser connection (replication origins need it) to a server with wal_level=logical, e.g.
 #        "host=127.0.0.1 port=55999 user=postgres dbname=postgres". A throwaway database
 #        pgoutput_golden_$$ and a slot in it are created and dropped again.
 #
@@ -15,7 +15,7 @@ set -euo pipefail
 dsn=${1:?usage: capture_golden.sh DSN}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-out=$here/golden
+out=${GOLDEN_OUT_DIR:-$here/golden}  # GOLDEN_OUT_DIR: capture elsewhere to compare
 db=pgoutput_golden_$$
 slot=pgoutput_golden
 pubs=lottery_outbox,golden_audit
