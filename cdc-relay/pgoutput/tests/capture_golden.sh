@@ -3,19 +3,20 @@
 # one message per line as lowercase hex; lines starting with '#' are comments.
 #
 # usage: capture_golden.sh DSN
-#   DSN: a superuser connection (replication origins need it) to a server with wal_level=logical, e.g.
-#        "host=127.0.0.1 port=55999 user=postgres dbname=postgres". A throwaway database
-#        pgoutput_golden_$$ and a slot in it are created and dropped again.
+#   DSN: a superuser connection to a server with wal_level=logical (replication origins need
+#        superuser), e.g. "host=127.0.0.1 port=55999 user=postgres dbname=postgres". A throwaway
+#        database pgoutput_golden_$$, a slot and an origin are created and dropped again.
+#   GOLDEN_OUT_DIR: write there instead of tests/golden (to compare a fresh capture).
 #
-# The golden files are committed; re-run only when the capture scenarios change. Values that
-# vary between runs (LSNs, xids, OIDs, timestamps, uuids are fixed by the script) differ from run
-# to run, so the tests check structure and the fixed values, not LSNs.
+# The golden files are committed; re-run only when the scenarios change. LSNs, xids, OIDs and
+# timestamps differ from run to run (the uuids, texts and bytes are fixed here), so the tests
+# check the fixed values and the invariants between messages, not LSNs.
 set -euo pipefail
 
 dsn=${1:?usage: capture_golden.sh DSN}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-out=${GOLDEN_OUT_DIR:-$here/golden}  # GOLDEN_OUT_DIR: capture elsewhere to compare
+out=${GOLDEN_OUT_DIR:-$here/golden}
 db=pgoutput_golden_$$
 slot=pgoutput_golden
 pubs=lottery_outbox,golden_audit
