@@ -1,0 +1,85 @@
+// The writer daemon's run loop: consume a batch, apply it in one PostgreSQL transaction
+// (ingest.h), only then acknowledge (advance the in-memory position, mirror the offsets to Kafka
+// for lag monitoring). PostgreSQL is the source of truth for offsets: on every assignment the
+// consumer reads them back from consumer_offset and assigns at exactly those positions.
+//
+// Delivery contract: every record of the subscribed topic is applied exactly once (stake ->
+// one lottery_entry, malformed -> one rejected_stake + DLQ outbox row, other eventType ->
+// counted skip), whatever the crashes, restarts, rebalances and PostgreSQL outages. Nothing is
+// polled into a new batch while a batch cannot be committed; the same batch is retried.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "lottery/common/kafka.h"
+#include "lottery/common/metrics.h"
+#include "lottery/common/pg.h"
+#include "lottery/writer/config.h"
+#include "lottery/writer/ingest.h"
+
+namespace lottery::writer {
+
+struct WriterMetrics {
+  explicit WriterMetrics(lottery::metrics::Registry& r);
+  lottery::metrics::Registry& registry;
+  lottery::metrics::Counter &consumed, &entries, &duplicates, &rejected, &skipped;
+  lottery::metrics::Counter &opened, &started, &finished, &awards, &draw_failures;
+  lottery::metrics::Counter &batches, &retries, &fenced, &pruned;
+  lottery::metrics::Histogram &batch_size, &txn_seconds;
+  lottery::metrics::Gauge &lag;
+};
+
+class Writer {
+ public:
+  // Validates the configuration and creates the Kafka consumer (no network I/O yet).
+  static absl::StatusOr<std::unique_ptr<Writer>> Create(const WriterConfig& config,
+                                                        lottery::metrics::Registry& registry);
+  ~Writer();
+
+  // Runs until `stop` is set (then: finish and commit the current batch, leave the group) or a
+  // stop condition of the config is met. OK on an orderly exit.
+  absl::Status Run(const std::atomic<bool>& stop);
+
+  // True while connected to PostgreSQL and subscribed (for /readyz).
+  bool Ready() const { return ready_.load(); }
+
+ private:
+  Writer(const WriterConfig& config, IngestOptions options, lottery::metrics::Registry& registry);
+  static void RebalanceCb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                          void* opaque);
+  void OnAssign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts);
+  void OnRevoke(rd_kafka_topic_partition_list_t* parts);
+  // Connects (with backoff) unless connected; false when `stop` was set first.
+  bool EnsurePg(const std::atomic<bool>* stop);
+  void Sleep(absl::Duration d, const std::atomic<bool>* stop);
+  // Commits `batch` (retrying; see the contract). False if it was abandoned because of `stop`.
+  bool CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>& stop);
+  void Seek(const TopicPartition& tp, int64_t offset);
+  void Housekeeping(bool force);
+  void UpdateLag();
+
+  WriterConfig config_;
+  IngestOptions options_;
+  WriterMetrics metrics_;
+  int64_t retention_seconds_ = 0;
+  lottery::kafka::KafkaPtr consumer_;
+  lottery::pg::ConnPtr pg_;
+  absl::Duration backoff_ = absl::Milliseconds(100);
+  std::atomic<bool> ready_{false};
+  const std::atomic<bool>* stop_ = nullptr;  // for the rebalance callback
+  // Assigned partitions and what consumer_offset holds for each (nullopt: no row).
+  std::map<TopicPartition, std::optional<int64_t>> position_;
+  std::vector<RawMessage>* pending_ = nullptr;  // the batch being collected (for revokes)
+  std::map<int32_t, lottery::metrics::Gauge*> lag_by_partition_;
+  absl::Time last_housekeeping_ = absl::InfinitePast();
+};
+
+}  // namespace lottery::writer

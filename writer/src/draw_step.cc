@@ -1,0 +1,211 @@
+// Draws inside the batch transaction, and the outbox helpers they share with ingest.cc.
+#include <google/protobuf/util/json_util.h>
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "internal.h"
+#include "lottery/common/pg.h"
+#include "lottery/common/status.h"
+#include "lottery/domain/award.h"
+#include "lottery/domain/draw.h"
+#include "lottery/domain/hex.h"
+#include "spdlog/spdlog.h"
+
+namespace lottery::writer::internal {
+
+namespace d = lottery::domain;
+
+void ArrayLiteral::Add(std::string_view text) {
+  Sep();
+  out_.push_back('"');
+  for (char c : text) {
+    if (c == '"' || c == '\\') out_.push_back('\\');
+    out_.push_back(c);
+  }
+  out_.push_back('"');
+}
+
+void ArrayLiteral::AddBytea(std::string_view bytes) {
+  Sep();
+  // The element text is \x<hex>; inside a quoted array element the backslash is escaped.
+  out_ += "\"\\\\x";
+  out_ += d::ToHex(bytes);
+  out_.push_back('"');
+}
+
+std::string JsonQuote(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20 || c >= 0x7f) {
+      // Text given here is Sanitize()d ASCII; anything else is escaped as a code point < 256.
+      out += "\\u00";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+absl::StatusOr<OutboxRow> EventRow(const IngestOptions& options, const google::protobuf::Message& msg,
+                                   const d::Uuid& id, std::string aggregatetype,
+                                   std::string aggregateid, std::string type, std::string topic) {
+  OutboxRow row;
+  row.id = d::FormatUuid(id);
+  row.aggregatetype = std::move(aggregatetype);
+  row.aggregateid = std::move(aggregateid);
+  row.type = std::move(type);
+  row.topic = std::move(topic);
+  const std::string& full_name = msg.GetDescriptor()->full_name();
+  if (options.event_format == EventFormat::kJson) {
+    google::protobuf::util::JsonPrintOptions json_options;
+    auto st = google::protobuf::util::MessageToJsonString(msg, &row.payload, json_options);
+    if (!st.ok()) return absl::InternalError(absl::StrCat("json mapping: ", st.ToString()));
+    row.content_type = absl::StrCat("application/json; messageType=", full_name);
+  } else {
+    if (!msg.SerializeToString(&row.payload)) return absl::InternalError("protobuf serialize failed");
+    row.content_type = absl::StrCat("application/x-protobuf; messageType=", full_name);
+  }
+  return row;
+}
+
+absl::Status InsertOutbox(PGconn* conn, const std::vector<OutboxRow>& rows) {
+  if (rows.empty()) return absl::OkStatus();
+  ArrayLiteral id, at, aid, type, topic, ct, payload, headers;
+  for (const OutboxRow& r : rows) {
+    id.Add(r.id);
+    at.Add(r.aggregatetype);
+    aid.Add(r.aggregateid);
+    type.Add(r.type);
+    topic.Add(r.topic);
+    ct.Add(r.content_type);
+    payload.AddBytea(r.payload);
+    headers.Add(r.headers_json);
+  }
+  return pg::ExecCommand(
+      conn,
+      "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload, headers) "
+      "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+      "$7::bytea[], $8::jsonb[]) ON CONFLICT (id) DO NOTHING",
+      {pg::Param::Text(id.Finish()), pg::Param::Text(at.Finish()), pg::Param::Text(aid.Finish()),
+       pg::Param::Text(type.Finish()), pg::Param::Text(topic.Finish()), pg::Param::Text(ct.Finish()),
+       pg::Param::Text(payload.Finish()), pg::Param::Text(headers.Finish())});
+}
+
+int64_t GameLockKey(const d::Uuid& game) {
+  uint64_t k = 0;
+  for (int i = 0; i < 8; ++i) k = (k << 8) | game[i];
+  return static_cast<int64_t>(k);
+}
+
+namespace {
+
+absl::StatusOr<d::Uuid> UuidCell(const PGresult* r, int row, int col) {
+  return d::ParseUuid(pg::Value(r, row, col));
+}
+
+}  // namespace
+
+absl::Status DrawLotteries(PGconn* conn, const std::vector<d::Uuid>& ids,
+                           const std::set<d::Uuid>& emit_started, const IngestOptions& options,
+                           std::vector<OutboxRow>& outbox, BatchResult& result) {
+  if (ids.empty()) return absl::OkStatus();
+  ArrayLiteral id_arr;
+  for (const d::Uuid& id : ids) id_arr.AddUuid(id);
+  const std::string ids_text = id_arr.Finish();
+  ASSIGN_OR_RETURN(pg::ResultPtr lotteries,
+                   pg::Exec(conn,
+                            "SELECT id, game_id, draw_mode, prize_policy, prize_bps, server_seed, status "
+                            "FROM lottery WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+                            {pg::Param::Text(ids_text)}));
+  ASSIGN_OR_RETURN(pg::ResultPtr entries,
+                   pg::Exec(conn,
+                            "SELECT lottery_id, player_id, stake FROM lottery_entry "
+                            "WHERE lottery_id = ANY($1::uuid[]) ORDER BY lottery_id, entry_no",
+                            {pg::Param::Text(ids_text)}));
+  std::map<d::Uuid, std::vector<d::Entry>> by_lottery;
+  for (int i = 0; i < PQntuples(entries.get()); ++i) {
+    ASSIGN_OR_RETURN(d::Uuid lid, UuidCell(entries.get(), i, 0));
+    ASSIGN_OR_RETURN(d::Uuid pid, UuidCell(entries.get(), i, 1));
+    int64_t stake = std::stoll(std::string(pg::Value(entries.get(), i, 2)));
+    by_lottery[lid].push_back(d::Entry{pid, stake});
+  }
+
+  ArrayLiteral fin_ids, winners, award_ids, award_lotteries, award_players, award_sums;
+  const absl::Time now = absl::Now();
+  for (int i = 0; i < PQntuples(lotteries.get()); ++i) {
+    const PGresult* r = lotteries.get();
+    if (pg::Value(r, i, 6) != "started") continue;  // drawn meanwhile (recovery race)
+    ASSIGN_OR_RETURN(d::Uuid lottery_id, UuidCell(r, i, 0));
+    ASSIGN_OR_RETURN(d::Uuid game_id, UuidCell(r, i, 1));
+    ASSIGN_OR_RETURN(d::DrawMode mode, d::ParseDrawMode(pg::Value(r, i, 2)));
+    ASSIGN_OR_RETURN(d::PrizePolicy policy, d::ParsePrizePolicy(pg::Value(r, i, 3)));
+    uint32_t bps = static_cast<uint32_t>(std::stoul(std::string(pg::Value(r, i, 4))));
+    ASSIGN_OR_RETURN(std::string seed_bytes, pg::DecodeByteaHex(pg::Value(r, i, 5)));
+    if (seed_bytes.size() != 32) return absl::DataLossError("lottery.server_seed is not 32 bytes");
+    d::Seed seed;
+    std::copy(seed_bytes.begin(), seed_bytes.end(), seed.begin());
+    const std::string lid = d::FormatUuid(lottery_id);
+
+    auto participants = d::ParticipantsFromEntries(mode, by_lottery[lottery_id]);
+    const d::Uuid award_id = d::UuidV5(kDerivedIdNamespace, "award/" + lid);
+    absl::StatusOr<lottery::v1::AwardCreated> award =
+        participants.ok() ? d::DrawAward(award_id, lottery_id, game_id, seed, mode, *participants,
+                                         policy, bps, now)
+                          : absl::StatusOr<lottery::v1::AwardCreated>(participants.status());
+    if (!award.ok()) {
+      // Bad data in a stored lottery: leave it started (visible, retried later), keep ingesting.
+      spdlog::error("draw of lottery {} failed: {}", lid, award.status().ToString());
+      ++result.draw_failures;
+      continue;
+    }
+    if (emit_started.count(lottery_id) > 0) {
+      auto started = d::BuildLotteryStarted(lottery_id, game_id, *participants,
+                                            d::EntriesDigest(*participants), now);
+      ASSIGN_OR_RETURN(OutboxRow row,
+                       EventRow(options, started, d::UuidV5(kDerivedIdNamespace, "lotteryStarted/" + lid),
+                                "lottery", lid, "lotteryStarted", options.lottery_topic));
+      outbox.push_back(std::move(row));
+    }
+    ASSIGN_OR_RETURN(OutboxRow row,
+                     EventRow(options, *award, d::UuidV5(kDerivedIdNamespace, "awardCreated/" + lid),
+                              "lottery_award", award->player_id(), "lotteryAwardCreated",
+                              options.award_topic));
+    outbox.push_back(std::move(row));
+    fin_ids.Add(lid);
+    winners.Add(award->player_id());
+    award_ids.AddUuid(award_id);
+    award_lotteries.Add(lid);
+    award_players.Add(award->player_id());
+    award_sums.Add(award->win_sum_minor());
+    ++result.lotteries_finished;
+    ++result.awards;
+  }
+  if (fin_ids.size() == 0) return absl::OkStatus();
+  RETURN_IF_ERROR(pg::ExecCommand(
+      conn,
+      "UPDATE lottery l SET status = 'finished', finished_at = now() "
+      "FROM unnest($1::uuid[]) AS u(id) WHERE l.id = u.id",
+      {pg::Param::Text(fin_ids.Finish())}));
+  RETURN_IF_ERROR(pg::ExecCommand(
+      conn,
+      "UPDATE lottery_entry e SET status = CASE WHEN e.player_id = u.w THEN 'winner' ELSE 'finished' END "
+      "FROM unnest($1::uuid[], $2::uuid[]) AS u(l, w) WHERE e.lottery_id = u.l",
+      {pg::Param::Text(fin_ids.Finish()), pg::Param::Text(winners.Finish())}));
+  return pg::ExecCommand(
+      conn,
+      "INSERT INTO lottery_award (id, lottery_id, player_id, win_sum) "
+      "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[])",
+      {pg::Param::Text(award_ids.Finish()), pg::Param::Text(award_lotteries.Finish()),
+       pg::Param::Text(award_players.Finish()), pg::Param::Text(award_sums.Finish())});
+}
+
+}  // namespace lottery::writer::internal

@@ -1,0 +1,504 @@
+// ApplyBatch: see ingest.h for the contract. Round trips per batch are constant (about 15
+// statements whatever the batch size): every write is one set-based statement over unnest()ed
+// array parameters.
+#include "lottery/writer/ingest.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "internal.h"
+#include "lottery/common/pg.h"
+#include "lottery/common/status.h"
+#include "lottery/domain/award.h"
+#include "lottery/domain/lottery.h"
+
+namespace lottery::writer {
+
+namespace d = lottery::domain;
+using internal::ArrayLiteral;
+using internal::OutboxRow;
+
+namespace {
+
+constexpr char kNilUuid[] = "00000000-0000-0000-0000-000000000000";
+
+struct UuidHash {
+  size_t operator()(const d::Uuid& u) const {
+    return absl::HashOf(std::string_view(reinterpret_cast<const char*>(u.data()), u.size()));
+  }
+};
+
+// A stake of the batch with where it came from.
+struct Item {
+  const RawMessage* msg;
+  Stake stake;
+};
+
+// A lottery as the plan sees it: loaded (open in the database) or created by this batch.
+struct PlanLottery {
+  d::Uuid id;
+  d::Uuid game_id;
+  bool is_new = false;
+  int players_needed = 0;
+  int player_count = 0;
+  int entry_count = 0;
+  bool started = false;
+  d::GameRule rule;  // for new lotteries
+  d::Seed seed{};
+  d::Digest commitment{};
+  absl::flat_hash_set<d::Uuid, UuidHash> players;
+};
+
+absl::Status Rollback(PGconn* conn) { return pg::ExecCommand(conn, "ROLLBACK"); }
+
+// Runs the statements between BEGIN and COMMIT. Returns the result; on a fence mismatch
+// result.fenced is non-empty and the caller rolls back.
+absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const IngestOptions& options,
+                                BatchResult& result) {
+  // --- Parse (pure) and group.
+  std::map<TopicPartition, int64_t> first_offset, next_offset;
+  std::vector<Item> stakes;
+  std::vector<std::pair<const RawMessage*, Rejection>> rejections;
+  for (const RawMessage& m : input.messages) {
+    TopicPartition tp{m.topic, m.partition};
+    first_offset.emplace(tp, m.offset);
+    next_offset[tp] = std::max(next_offset[tp], m.offset + 1);
+    ++result.consumed;
+    ParseResult parsed = ParseStake(m, options.parse);
+    if (auto* s = std::get_if<Stake>(&parsed)) {
+      stakes.push_back(Item{&m, *s});
+    } else if (auto* r = std::get_if<Rejection>(&parsed)) {
+      rejections.emplace_back(&m, std::move(*r));
+    } else {
+      ++result.skipped;
+    }
+  }
+  if (first_offset.empty()) return absl::OkStatus();
+
+  // --- Fence: claim absent offset rows, then lock and compare every partition's row.
+  {
+    ArrayLiteral topics, parts, offs;
+    ArrayLiteral all_topics, all_parts;
+    for (const auto& [tp, first] : first_offset) {
+      all_topics.Add(tp.first);
+      all_parts.Add(tp.second);
+      auto it = input.expected.find(tp);
+      if (it == input.expected.end() || !it->second.has_value()) {
+        topics.Add(tp.first);
+        parts.Add(tp.second);
+        offs.Add(first);
+      }
+    }
+    if (topics.size() > 0) {
+      RETURN_IF_ERROR(pg::ExecCommand(
+          conn,
+          "INSERT INTO consumer_offset (consumer_group, topic, partition, next_offset) "
+          "SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[]) ON CONFLICT DO NOTHING",
+          {pg::Param::Text(options.consumer_group), pg::Param::Text(topics.Finish()),
+           pg::Param::Text(parts.Finish()), pg::Param::Text(offs.Finish())}));
+    }
+    ASSIGN_OR_RETURN(
+        pg::ResultPtr rows,
+        pg::Exec(conn,
+                 "SELECT c.topic, c.partition, c.next_offset FROM consumer_offset c "
+                 "JOIN unnest($2::text[], $3::int[]) AS u(t, p) ON c.topic = u.t AND c.partition = u.p "
+                 "WHERE c.consumer_group = $1 ORDER BY c.topic, c.partition FOR UPDATE OF c",
+                 {pg::Param::Text(options.consumer_group), pg::Param::Text(all_topics.Finish()),
+                  pg::Param::Text(all_parts.Finish())}));
+    for (int i = 0; i < PQntuples(rows.get()); ++i) {
+      TopicPartition tp{std::string(pg::Value(rows.get(), i, 0)),
+                        std::stoi(std::string(pg::Value(rows.get(), i, 1)))};
+      int64_t stored = std::stoll(std::string(pg::Value(rows.get(), i, 2)));
+      auto it = input.expected.find(tp);
+      int64_t expected = (it != input.expected.end() && it->second.has_value()) ? *it->second
+                                                                                : first_offset[tp];
+      if (stored != expected) result.fenced[tp] = stored;
+    }
+    if (!result.fenced.empty()) return absl::OkStatus();
+  }
+
+  // --- Lock the batch's games in ascending key order (the same order in every writer).
+  std::set<std::pair<int64_t, d::Uuid>> games;
+  for (const Item& it : stakes) games.emplace(internal::GameLockKey(it.stake.game_id), it.stake.game_id);
+  ArrayLiteral game_keys, game_ids;
+  for (const auto& [key, game] : games) {
+    game_keys.Add(key);
+    game_ids.AddUuid(game);
+  }
+  const std::string game_ids_text = game_ids.Finish();
+  std::vector<OutboxRow> outbox;
+  std::vector<d::Uuid> to_draw;
+  std::set<d::Uuid> started_here;
+
+  if (!games.empty()) {
+    RETURN_IF_ERROR(pg::ExecCommand(
+        conn, "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS u(k)",
+        {pg::Param::Text(game_keys.Finish())}));
+
+    // --- Read the state of these games.
+    ASSIGN_OR_RETURN(pg::ResultPtr rules,
+                     pg::Exec(conn,
+                              "SELECT game_id, players_needed, draw_mode, prize_policy, prize_bps FROM game_rule "
+                              "WHERE game_id = ANY($1::uuid[]) OR game_id = $2::uuid",
+                              {pg::Param::Text(game_ids_text), pg::Param::Text(kNilUuid)}));
+    std::map<d::Uuid, d::GameRule> rule_by_game;
+    std::optional<d::GameRule> default_rule;
+    for (int i = 0; i < PQntuples(rules.get()); ++i) {
+      const PGresult* r = rules.get();
+      ASSIGN_OR_RETURN(d::Uuid gid, d::ParseUuid(pg::Value(r, i, 0)));
+      d::GameRule rule;
+      rule.players_needed = std::stoi(std::string(pg::Value(r, i, 1)));
+      ASSIGN_OR_RETURN(rule.mode, d::ParseDrawMode(pg::Value(r, i, 2)));
+      ASSIGN_OR_RETURN(rule.policy, d::ParsePrizePolicy(pg::Value(r, i, 3)));
+      rule.bps = static_cast<uint32_t>(std::stoul(std::string(pg::Value(r, i, 4))));
+      if (pg::Value(r, i, 0) == kNilUuid) {
+        if (options.default_players_needed > 0) rule.players_needed = options.default_players_needed;
+        default_rule = rule;
+      } else {
+        rule_by_game[gid] = rule;
+      }
+    }
+    if (!default_rule.has_value()) {
+      return absl::FailedPreconditionError("game_rule has no default (nil UUID) row");
+    }
+
+    ASSIGN_OR_RETURN(pg::ResultPtr open,
+                     pg::Exec(conn,
+                              "SELECT id, game_id, players_needed, player_count, entry_count FROM lottery "
+                              "WHERE game_id = ANY($1::uuid[]) AND status = 'in_waiting'",
+                              {pg::Param::Text(game_ids_text)}));
+    std::map<d::Uuid, PlanLottery> current;  // game -> its open lottery
+    std::vector<d::Uuid> loaded_ids;
+    ArrayLiteral open_ids;
+    for (int i = 0; i < PQntuples(open.get()); ++i) {
+      const PGresult* r = open.get();
+      PlanLottery l;
+      ASSIGN_OR_RETURN(l.id, d::ParseUuid(pg::Value(r, i, 0)));
+      ASSIGN_OR_RETURN(l.game_id, d::ParseUuid(pg::Value(r, i, 1)));
+      l.players_needed = std::stoi(std::string(pg::Value(r, i, 2)));
+      l.player_count = std::stoi(std::string(pg::Value(r, i, 3)));
+      l.entry_count = std::stoi(std::string(pg::Value(r, i, 4)));
+      open_ids.AddUuid(l.id);
+      current[l.game_id] = std::move(l);
+    }
+    std::map<d::Uuid, d::Uuid> game_of_open;
+    for (auto& [g, l] : current) game_of_open[l.id] = g;
+    if (open_ids.size() > 0) {
+      ASSIGN_OR_RETURN(pg::ResultPtr players,
+                       pg::Exec(conn,
+                                "SELECT DISTINCT lottery_id, player_id FROM lottery_entry "
+                                "WHERE lottery_id = ANY($1::uuid[])",
+                                {pg::Param::Text(open_ids.Finish())}));
+      for (int i = 0; i < PQntuples(players.get()); ++i) {
+        ASSIGN_OR_RETURN(d::Uuid lid, d::ParseUuid(pg::Value(players.get(), i, 0)));
+        ASSIGN_OR_RETURN(d::Uuid pid, d::ParseUuid(pg::Value(players.get(), i, 1)));
+        current[game_of_open[lid]].players.insert(pid);
+      }
+    }
+    // Started lotteries of these games left undrawn (older version, failed draw).
+    ASSIGN_OR_RETURN(pg::ResultPtr leftover,
+                     pg::Exec(conn,
+                              "SELECT id FROM lottery WHERE status = 'started' AND game_id = ANY($1::uuid[])",
+                              {pg::Param::Text(game_ids_text)}));
+    for (int i = 0; i < PQntuples(leftover.get()); ++i) {
+      ASSIGN_OR_RETURN(d::Uuid lid, d::ParseUuid(pg::Value(leftover.get(), i, 0)));
+      to_draw.push_back(lid);
+    }
+
+    // Duplicates: ids already stored, and repeats inside the batch (first one wins).
+    ArrayLiteral stake_ids;
+    for (const Item& it : stakes) stake_ids.AddUuid(it.stake.event_id);
+    ASSIGN_OR_RETURN(pg::ResultPtr dups,
+                     pg::Exec(conn, "SELECT id FROM lottery_entry WHERE id = ANY($1::uuid[])",
+                              {pg::Param::Text(stake_ids.Finish())}));
+    absl::flat_hash_set<d::Uuid, UuidHash> seen;
+    for (int i = 0; i < PQntuples(dups.get()); ++i) {
+      ASSIGN_OR_RETURN(d::Uuid id, d::ParseUuid(pg::Value(dups.get(), i, 0)));
+      seen.insert(id);
+    }
+
+    // --- Plan: per game in lock order, stakes in consumption order.
+    std::map<d::Uuid, std::vector<const Item*>> by_game;
+    for (const Item& it : stakes) by_game[it.stake.game_id].push_back(&it);
+    std::vector<PlanLottery> touched;  // loaded-and-changed or new, in creation order
+    ArrayLiteral e_id, e_lottery, e_player, e_game, e_stake, e_status, e_no, e_topic, e_part, e_off;
+    for (const auto& [key, game] : games) {
+      std::optional<PlanLottery> cur;
+      if (auto f = current.find(game); f != current.end()) cur = std::move(f->second);
+      bool cur_changed = false;
+      auto flush = [&]() {
+        if (cur.has_value() && (cur->is_new || cur_changed)) touched.push_back(std::move(*cur));
+        cur.reset();
+        cur_changed = false;
+      };
+      for (const Item* it : by_game[game]) {
+        if (!seen.insert(it->stake.event_id).second) {
+          ++result.duplicates;
+          continue;
+        }
+        if (!cur.has_value()) {
+          PlanLottery l;
+          l.id = d::NewRandomUuid();
+          l.game_id = game;
+          l.is_new = true;
+          auto rf = rule_by_game.find(game);
+          l.rule = rf != rule_by_game.end() ? rf->second : *default_rule;
+          l.players_needed = l.rule.players_needed;
+          ASSIGN_OR_RETURN(l.seed, d::GenerateSeed());
+          l.commitment = d::Commitment(l.seed);
+          cur = std::move(l);
+          ++result.lotteries_opened;
+        }
+        cur_changed = true;
+        if (cur->players.insert(it->stake.player_id).second) ++cur->player_count;
+        ++cur->entry_count;
+        const bool starts = cur->player_count >= cur->players_needed;
+        e_id.AddUuid(it->stake.event_id);
+        e_lottery.AddUuid(cur->id);
+        e_player.AddUuid(it->stake.player_id);
+        e_game.AddUuid(game);
+        e_stake.Add(it->stake.stake_minor);
+        e_status.Add(starts || cur->started ? "started" : "in_waiting");
+        e_no.Add(cur->entry_count);
+        e_topic.Add(it->msg->topic);
+        e_part.Add(it->msg->partition);
+        e_off.Add(it->msg->offset);
+        ++result.entries;
+        if (starts) {
+          cur->started = true;
+          started_here.insert(cur->id);
+          to_draw.push_back(cur->id);
+          ++result.lotteries_started;
+          flush();
+        }
+      }
+      flush();
+    }
+
+    // --- Write: loaded lotteries first (so a started one leaves the unique index before a new
+    // one of the same game enters it), then new lotteries, then entries.
+    ArrayLiteral u_id, u_pc, u_ec, u_st;
+    ArrayLiteral n_id, n_game, n_st, n_needed, n_pc, n_ec, n_mode, n_policy, n_bps, n_seed, n_commit;
+    const absl::Time now = absl::Now();
+    for (const PlanLottery& l : touched) {
+      const char* status = l.started ? "started" : "in_waiting";
+      if (!l.is_new) {
+        u_id.AddUuid(l.id);
+        u_pc.Add(l.player_count);
+        u_ec.Add(l.entry_count);
+        u_st.Add(status);
+        continue;
+      }
+      n_id.AddUuid(l.id);
+      n_game.AddUuid(l.game_id);
+      n_st.Add(status);
+      n_needed.Add(l.players_needed);
+      n_pc.Add(l.player_count);
+      n_ec.Add(l.entry_count);
+      n_mode.Add(d::ToString(l.rule.mode));
+      n_policy.Add(d::ToString(l.rule.policy));
+      n_bps.Add(static_cast<int64_t>(l.rule.bps));
+      n_seed.AddBytea(std::string_view(reinterpret_cast<const char*>(l.seed.data()), l.seed.size()));
+      n_commit.AddBytea(
+          std::string_view(reinterpret_cast<const char*>(l.commitment.data()), l.commitment.size()));
+      const std::string lid = d::FormatUuid(l.id);
+      ASSIGN_OR_RETURN(OutboxRow row,
+                       internal::EventRow(options,
+                                          d::BuildLotteryCreated(l.id, l.game_id, l.commitment, l.rule, now),
+                                          d::UuidV5(kDerivedIdNamespace, "lotteryCreated/" + lid), "lottery",
+                                          lid, "lotteryCreated", options.lottery_topic));
+      outbox.push_back(std::move(row));
+    }
+    if (u_id.size() > 0) {
+      RETURN_IF_ERROR(pg::ExecCommand(
+          conn,
+          "UPDATE lottery l SET player_count = u.pc, entry_count = u.ec, status = u.st, "
+          "started_at = CASE WHEN u.st = 'started' THEN now() END "
+          "FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[]) AS u(id, pc, ec, st) WHERE l.id = u.id",
+          {pg::Param::Text(u_id.Finish()), pg::Param::Text(u_pc.Finish()), pg::Param::Text(u_ec.Finish()),
+           pg::Param::Text(u_st.Finish())}));
+    }
+    if (n_id.size() > 0) {
+      RETURN_IF_ERROR(pg::ExecCommand(
+          conn,
+          "INSERT INTO lottery (id, game_id, status, players_needed, player_count, entry_count, draw_mode, "
+          "prize_policy, prize_bps, server_seed, commitment, started_at) "
+          "SELECT id, g, st, pn, pc, ec, dm, pp, bps, seed, cm, CASE WHEN st = 'started' THEN now() END "
+          "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::int[], $7::text[], "
+          "$8::text[], $9::int[], $10::bytea[], $11::bytea[]) AS u(id, g, st, pn, pc, ec, dm, pp, bps, seed, cm)",
+          {pg::Param::Text(n_id.Finish()), pg::Param::Text(n_game.Finish()), pg::Param::Text(n_st.Finish()),
+           pg::Param::Text(n_needed.Finish()), pg::Param::Text(n_pc.Finish()), pg::Param::Text(n_ec.Finish()),
+           pg::Param::Text(n_mode.Finish()), pg::Param::Text(n_policy.Finish()), pg::Param::Text(n_bps.Finish()),
+           pg::Param::Text(n_seed.Finish()), pg::Param::Text(n_commit.Finish())}));
+    }
+    if (e_id.size() > 0) {
+      ASSIGN_OR_RETURN(
+          pg::ResultPtr inserted,
+          pg::Exec(conn,
+                   "WITH ins AS (INSERT INTO lottery_entry (id, lottery_id, player_id, game_id, stake, status, "
+                   "entry_no, source_topic, source_partition, source_offset) "
+                   "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::text[], "
+                   "$7::int[], $8::text[], $9::int[], $10::bigint[]) ON CONFLICT (id) DO NOTHING RETURNING 1) "
+                   "SELECT count(*) FROM ins",
+                   {pg::Param::Text(e_id.Finish()), pg::Param::Text(e_lottery.Finish()),
+                    pg::Param::Text(e_player.Finish()), pg::Param::Text(e_game.Finish()),
+                    pg::Param::Text(e_stake.Finish()), pg::Param::Text(e_status.Finish()),
+                    pg::Param::Text(e_no.Finish()), pg::Param::Text(e_topic.Finish()),
+                    pg::Param::Text(e_part.Finish()), pg::Param::Text(e_off.Finish())}));
+      if (std::stoll(std::string(pg::Value(inserted.get(), 0, 0))) != static_cast<int64_t>(e_id.size())) {
+        // The same event id arrived for another game through another writer meanwhile: the
+        // plan's counts are off. Redo: the id is then seen as a duplicate.
+        return absl::AbortedError("entry id inserted concurrently under another game; redo");
+      }
+    }
+  }
+
+  // --- Draws of everything started (here, or left started).
+  RETURN_IF_ERROR(internal::DrawLotteries(conn, to_draw, started_here, options, outbox, result));
+
+  // --- Rejections: rejected_stake rows and DLQ outbox rows carrying the original bytes.
+  if (!rejections.empty()) {
+    ArrayLiteral r_event, r_raw, r_reason, r_topic, r_part, r_off;
+    for (const auto& [m, rej] : rejections) {
+      rej.event_id.empty() ? r_event.AddNull() : r_event.Add(rej.event_id);
+      r_raw.AddBytea(m->value);
+      r_reason.Add(rej.reason);
+      r_topic.Add(m->topic);
+      r_part.Add(m->partition);
+      r_off.Add(m->offset);
+      OutboxRow row;
+      const std::string where = absl::StrCat(m->topic, "/", m->partition, "/", m->offset);
+      row.id = d::FormatUuid(d::UuidV5(kDerivedIdNamespace, "dlq/" + where));
+      row.aggregatetype = "stake";
+      row.aggregateid = rej.event_id.empty() ? where : rej.event_id;
+      row.type = "stakeRejected";
+      row.topic = options.dlq_topic;
+      row.content_type = "application/octet-stream";
+      std::string extra;
+      for (const auto& [name, value] : m->headers) {
+        if (value.has_value() && (name == "uuid" || name == "content-type")) {
+          if (name == "content-type") row.content_type = Sanitize(*value, 200);
+          absl::StrAppend(&extra, ", ", internal::JsonQuote(Sanitize(name, 50)), ": ",
+                          internal::JsonQuote(Sanitize(*value, 200)));
+        }
+      }
+      row.headers_json = absl::StrCat("{\"reason\": ", internal::JsonQuote(rej.reason),
+                                      ", \"source-topic\": ", internal::JsonQuote(m->topic),
+                                      ", \"source-partition\": \"", m->partition,
+                                      "\", \"source-offset\": \"", m->offset, "\"", extra, "}");
+      row.payload = m->value;
+      outbox.push_back(std::move(row));
+      ++result.rejected;
+    }
+    RETURN_IF_ERROR(pg::ExecCommand(
+        conn,
+        "INSERT INTO rejected_stake (event_id, raw, reason, source_topic, source_partition, source_offset) "
+        "SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::int[], $6::bigint[]) "
+        "ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING",
+        {pg::Param::Text(r_event.Finish()), pg::Param::Text(r_raw.Finish()), pg::Param::Text(r_reason.Finish()),
+         pg::Param::Text(r_topic.Finish()), pg::Param::Text(r_part.Finish()), pg::Param::Text(r_off.Finish())}));
+  }
+  RETURN_IF_ERROR(internal::InsertOutbox(conn, outbox));
+
+  // --- Offsets: the next offset to read, per partition.
+  ArrayLiteral o_topic, o_part, o_next;
+  for (const auto& [tp, next] : next_offset) {
+    o_topic.Add(tp.first);
+    o_part.Add(tp.second);
+    o_next.Add(next);
+  }
+  RETURN_IF_ERROR(pg::ExecCommand(
+      conn,
+      "UPDATE consumer_offset c SET next_offset = u.n, updated_at = now() "
+      "FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n) "
+      "WHERE c.consumer_group = $1 AND c.topic = u.t AND c.partition = u.p",
+      {pg::Param::Text(options.consumer_group), pg::Param::Text(o_topic.Finish()),
+       pg::Param::Text(o_part.Finish()), pg::Param::Text(o_next.Finish())}));
+  result.next_offsets = std::move(next_offset);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<BatchResult> ApplyBatch(PGconn* conn, const BatchInput& input, const IngestOptions& options) {
+  BatchResult result;
+  if (input.messages.empty()) return result;
+  RETURN_IF_ERROR(pg::ExecCommand(conn, "BEGIN"));
+  absl::Status st = ApplyInTransaction(conn, input, options, result);
+  if (!st.ok() || !result.fenced.empty()) {
+    // A failed transaction is rolled back; when the connection is gone the server already did.
+    (void)Rollback(conn);
+    if (!st.ok()) return st;
+    BatchResult fenced;
+    fenced.fenced = std::move(result.fenced);
+    return fenced;
+  }
+  RETURN_IF_ERROR(pg::ExecCommand(conn, "COMMIT"));
+  result.committed = true;
+  return result;
+}
+
+absl::StatusOr<std::map<TopicPartition, int64_t>> ReadOffsets(PGconn* conn, const std::string& consumer_group,
+                                                              const std::vector<TopicPartition>& partitions) {
+  std::map<TopicPartition, int64_t> out;
+  if (partitions.empty()) return out;
+  ArrayLiteral topics, parts;
+  for (const auto& [t, p] : partitions) {
+    topics.Add(t);
+    parts.Add(p);
+  }
+  ASSIGN_OR_RETURN(pg::ResultPtr rows,
+                   pg::Exec(conn,
+                            "SELECT c.topic, c.partition, c.next_offset FROM consumer_offset c "
+                            "JOIN unnest($2::text[], $3::int[]) AS u(t, p) ON c.topic = u.t AND c.partition = u.p "
+                            "WHERE c.consumer_group = $1",
+                            {pg::Param::Text(consumer_group), pg::Param::Text(topics.Finish()),
+                             pg::Param::Text(parts.Finish())}));
+  for (int i = 0; i < PQntuples(rows.get()); ++i) {
+    out[{std::string(pg::Value(rows.get(), i, 0)), std::stoi(std::string(pg::Value(rows.get(), i, 1)))}] =
+        std::stoll(std::string(pg::Value(rows.get(), i, 2)));
+  }
+  return out;
+}
+
+absl::StatusOr<int> DrawLeftoverLotteries(PGconn* conn, const IngestOptions& options) {
+  ASSIGN_OR_RETURN(pg::ResultPtr rows,
+                   pg::Exec(conn, "SELECT id, game_id FROM lottery WHERE status = 'started' ORDER BY started_at"));
+  int finished = 0;
+  for (int i = 0; i < PQntuples(rows.get()); ++i) {
+    ASSIGN_OR_RETURN(d::Uuid lid, d::ParseUuid(pg::Value(rows.get(), i, 0)));
+    ASSIGN_OR_RETURN(d::Uuid gid, d::ParseUuid(pg::Value(rows.get(), i, 1)));
+    RETURN_IF_ERROR(pg::ExecCommand(conn, "BEGIN"));
+    BatchResult result;
+    std::vector<OutboxRow> outbox;
+    absl::Status st = pg::ExecCommand(conn, "SELECT pg_advisory_xact_lock($1::bigint)",
+                                      {pg::Param::Text(std::to_string(internal::GameLockKey(gid)))});
+    if (st.ok()) st = internal::DrawLotteries(conn, {lid}, {}, options, outbox, result);
+    if (st.ok()) st = internal::InsertOutbox(conn, outbox);
+    if (st.ok()) st = pg::ExecCommand(conn, "COMMIT");
+    if (!st.ok()) {
+      (void)Rollback(conn);
+      return st;
+    }
+    finished += static_cast<int>(result.lotteries_finished);
+  }
+  return finished;
+}
+
+absl::StatusOr<int64_t> PruneOutbox(PGconn* conn, int64_t retention_seconds, int limit) {
+  ASSIGN_OR_RETURN(pg::ResultPtr r,
+                   pg::Exec(conn,
+                            "WITH del AS (DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox "
+                            "WHERE created_at < now() - make_interval(secs => $1::bigint) ORDER BY seq LIMIT $2) "
+                            "RETURNING 1) SELECT count(*) FROM del",
+                            {pg::Param::Text(std::to_string(retention_seconds)),
+                             pg::Param::Text(std::to_string(limit))}));
+  return std::stoll(std::string(pg::Value(r.get(), 0, 0)));
+}
+
+}  // namespace lottery::writer

@@ -1,0 +1,69 @@
+// Helpers shared by the writer's transaction code (not a public API).
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "google/protobuf/message.h"
+#include "lottery/domain/uuid.h"
+#include "lottery/writer/ingest.h"
+
+namespace lottery::writer::internal {
+
+// Builds a PostgreSQL array literal in text form ("{"a","b",NULL}") for one unnest() column:
+// every element is quoted, backslash and double quote escaped.
+class ArrayLiteral {
+ public:
+  void Add(std::string_view text);
+  void AddNull() { Sep(), out_ += "NULL"; }
+  void Add(int64_t v) { Sep(), out_ += std::to_string(v); }
+  void AddUuid(const lottery::domain::Uuid& u) { Add(lottery::domain::FormatUuid(u)); }
+  void AddBytea(std::string_view bytes);  // element "\\x<hex>" for a bytea[] column
+  std::string Finish() const { return "{" + out_ + "}"; }
+  size_t size() const { return n_; }
+
+ private:
+  void Sep() {
+    if (n_++ > 0) out_ += ',';
+  }
+  std::string out_;
+  size_t n_ = 0;
+};
+
+struct OutboxRow {
+  std::string id;  // uuid text (deterministic: UuidV5 of what the row is about)
+  std::string aggregatetype, aggregateid, type, topic, content_type;
+  std::string payload;  // raw bytes
+  std::string headers_json = "{}";
+};
+
+// A JSON string literal (with quotes) of `s`, escaping quotes, backslashes and control bytes.
+std::string JsonQuote(std::string_view s);
+
+// An outbox row for a protobuf event in the configured format.
+absl::StatusOr<OutboxRow> EventRow(const IngestOptions& options, const google::protobuf::Message& msg,
+                                   const lottery::domain::Uuid& id, std::string aggregatetype,
+                                   std::string aggregateid, std::string type, std::string topic);
+
+// One INSERT of all rows (ON CONFLICT (id) DO NOTHING: a redone transaction repeats ids).
+absl::Status InsertOutbox(PGconn* conn, const std::vector<OutboxRow>& rows);
+
+// The advisory lock key of a game: its first 8 bytes as int64.
+int64_t GameLockKey(const lottery::domain::Uuid& game);
+
+// Draws the given started lotteries inside the caller's transaction: lottery -> finished,
+// entries -> winner/finished, one lottery_award, the AwardCreated outbox row; for lotteries in
+// `emit_started` also the LotteryStarted outbox row. A lottery whose draw fails (domain
+// kInvalidArgument) stays started and is counted in draw_failures.
+absl::Status DrawLotteries(PGconn* conn, const std::vector<lottery::domain::Uuid>& ids,
+                           const std::set<lottery::domain::Uuid>& emit_started,
+                           const IngestOptions& options, std::vector<OutboxRow>& outbox,
+                           BatchResult& result);
+
+}  // namespace lottery::writer::internal

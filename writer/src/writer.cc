@@ -1,0 +1,357 @@
+#include "lottery/writer/writer.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "lottery/common/status.h"
+#include "spdlog/spdlog.h"
+
+namespace lottery::writer {
+
+namespace {
+
+constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+constexpr absl::Duration kHousekeepingEvery = absl::Seconds(10);
+
+RawMessage CopyMessage(const rd_kafka_message_t* m) {
+  RawMessage out;
+  out.topic = rd_kafka_topic_name(m->rkt);
+  out.partition = m->partition;
+  out.offset = m->offset;
+  if (m->payload == nullptr) {
+    out.value_is_null = true;
+  } else {
+    out.value.assign(static_cast<const char*>(m->payload), m->len);
+  }
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs != nullptr) {
+    const char* name;
+    const void* value;
+    size_t size;
+    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      out.headers.emplace_back(name, value == nullptr ? std::nullopt
+                                                      : std::optional<std::string>(std::string(
+                                                            static_cast<const char*>(value), size)));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+WriterMetrics::WriterMetrics(lottery::metrics::Registry& r)
+    : registry(r),
+      consumed(r.AddCounter("lottery_writer_consumed_total", "Kafka records applied (committed)")),
+      entries(r.AddCounter("lottery_writer_entries_total", "lottery_entry rows inserted")),
+      duplicates(r.AddCounter("lottery_writer_duplicates_total", "stakes whose event id was already applied")),
+      rejected(r.AddCounter("lottery_writer_rejected_total", "malformed stakes (rejected_stake + DLQ)")),
+      skipped(r.AddCounter("lottery_writer_skipped_total", "records of another eventType")),
+      opened(r.AddCounter("lottery_writer_lotteries_opened_total", "lotteries created")),
+      started(r.AddCounter("lottery_writer_lotteries_started_total", "lotteries filled and started")),
+      finished(r.AddCounter("lottery_writer_lotteries_finished_total", "lotteries drawn")),
+      awards(r.AddCounter("lottery_writer_awards_total", "lottery_award rows created")),
+      draw_failures(r.AddCounter("lottery_writer_draw_failures_total", "draws that failed (lottery left started)")),
+      batches(r.AddCounter("lottery_writer_batches_total", "committed batch transactions")),
+      retries(r.AddCounter("lottery_writer_batch_retries_total", "batch transactions redone after an error")),
+      fenced(r.AddCounter("lottery_writer_fenced_total", "partitions re-sought because PostgreSQL held another offset")),
+      pruned(r.AddCounter("lottery_writer_outbox_pruned_total", "outbox rows deleted by retention")),
+      batch_size(r.AddHistogram("lottery_writer_batch_size", "records per committed batch",
+                                {1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000})),
+      txn_seconds(r.AddHistogram("lottery_writer_transaction_seconds", "batch transaction latency (BEGIN..COMMIT)",
+                                 lottery::metrics::LatencyBuckets())),
+      lag(r.AddGauge("lottery_writer_consumer_lag", "records behind the high watermark, all partitions")) {}
+
+Writer::Writer(const WriterConfig& config, IngestOptions options, lottery::metrics::Registry& registry)
+    : config_(config), options_(std::move(options)), metrics_(registry) {}
+
+Writer::~Writer() = default;
+
+absl::StatusOr<std::unique_ptr<Writer>> Writer::Create(const WriterConfig& config,
+                                                       lottery::metrics::Registry& registry) {
+  ASSIGN_OR_RETURN(IngestOptions options, MakeIngestOptions(config));
+  if (config.pg_dsn.empty()) return absl::InvalidArgumentError("--pg-dsn is not set");
+  ASSIGN_OR_RETURN(lottery::kafka::Properties props, MakeConsumerProperties(config));
+  std::unique_ptr<Writer> w(new Writer(config, std::move(options), registry));
+  ASSIGN_OR_RETURN(w->retention_seconds_, ParseRetention(config.outbox_retention));
+  ASSIGN_OR_RETURN(lottery::kafka::ConfPtr conf, lottery::kafka::MakeConf(props));
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &Writer::RebalanceCb);
+  rd_kafka_conf_set_opaque(conf.get(), w.get());
+  ASSIGN_OR_RETURN(w->consumer_, lottery::kafka::MakeClient(RD_KAFKA_CONSUMER, std::move(conf)));
+  rd_kafka_poll_set_consumer(w->consumer_.get());
+  return w;
+}
+
+void Writer::Sleep(absl::Duration d, const std::atomic<bool>* stop) {
+  absl::Time until = absl::Now() + d;
+  while (absl::Now() < until && (stop == nullptr || !stop->load())) {
+    absl::SleepFor(std::min(absl::Milliseconds(50), until - absl::Now()));
+  }
+}
+
+bool Writer::EnsurePg(const std::atomic<bool>* stop) {
+  while (pg_ == nullptr || PQstatus(pg_.get()) != CONNECTION_OK) {
+    if (stop != nullptr && stop->load()) return false;
+    pg_.reset();
+    ready_ = false;
+    auto conn = lottery::pg::Connect(config_.pg_dsn);
+    if (conn.ok()) {
+      pg_ = std::move(*conn);
+      backoff_ = absl::Milliseconds(100);
+      spdlog::info("connected to PostgreSQL");
+      break;
+    }
+    spdlog::warn("PostgreSQL unavailable ({}), retrying in {}", conn.status().ToString(),
+                 absl::FormatDuration(backoff_));
+    Sleep(backoff_, stop);
+    backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+  }
+  ready_ = true;
+  return true;
+}
+
+void Writer::RebalanceCb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                         void* opaque) {
+  auto* self = static_cast<Writer*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    self->OnAssign(rk, parts);
+  } else {
+    self->OnRevoke(parts);
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+void Writer::OnAssign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
+  std::vector<TopicPartition> tps;
+  for (int i = 0; i < parts->cnt; ++i) tps.emplace_back(parts->elems[i].topic, parts->elems[i].partition);
+  // PostgreSQL is the source of truth: keep trying until it answers (or we are told to stop,
+  // in which case nothing is assigned and nothing is consumed).
+  absl::StatusOr<std::map<TopicPartition, int64_t>> stored;
+  while (true) {
+    if (!EnsurePg(stop_)) return;
+    stored = ReadOffsets(pg_.get(), options_.consumer_group, tps);
+    if (stored.ok()) break;
+    spdlog::warn("reading stored offsets failed: {}", stored.status().ToString());
+    pg_.reset();
+  }
+  for (int i = 0; i < parts->cnt; ++i) {
+    TopicPartition tp{parts->elems[i].topic, parts->elems[i].partition};
+    auto it = stored->find(tp);
+    if (it != stored->end()) {
+      parts->elems[i].offset = it->second;
+      position_[tp] = it->second;
+    } else {
+      parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+      position_[tp] = std::nullopt;
+    }
+    spdlog::info("assigned {}[{}] at {}", tp.first, tp.second,
+                 it != stored->end() ? std::to_string(it->second) : std::string("beginning (no stored offset)"));
+  }
+  rd_kafka_assign(rk, parts);
+}
+
+void Writer::OnRevoke(rd_kafka_topic_partition_list_t* parts) {
+  for (int i = 0; i < parts->cnt; ++i) {
+    TopicPartition tp{parts->elems[i].topic, parts->elems[i].partition};
+    position_.erase(tp);
+    spdlog::info("revoked {}[{}]", tp.first, tp.second);
+  }
+  if (pending_ != nullptr) {
+    std::erase_if(*pending_, [&](const RawMessage& m) { return !position_.count({m.topic, m.partition}); });
+  }
+}
+
+void Writer::Seek(const TopicPartition& tp, int64_t offset) {
+  lottery::kafka::TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second)->offset = offset;
+  lottery::kafka::ErrorPtr err(rd_kafka_seek_partitions(consumer_.get(), list.get(), 5000));
+  if (err != nullptr) spdlog::warn("seek {}[{}] to {}: {}", tp.first, tp.second, offset, rd_kafka_error_string(err.get()));
+}
+
+bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>& stop) {
+  while (!batch.empty()) {
+    if (!EnsurePg(&stop)) return false;
+    BatchInput input;
+    for (const RawMessage& m : batch) {
+      TopicPartition tp{m.topic, m.partition};
+      if (!input.expected.count(tp)) input.expected[tp] = position_[tp];
+    }
+    input.messages = std::move(batch);
+    absl::Time t0 = absl::Now();
+    absl::StatusOr<BatchResult> r = ApplyBatch(pg_.get(), input, options_);
+    batch = std::move(input.messages);
+    if (!r.ok()) {
+      metrics_.retries.Inc();
+      spdlog::warn("batch of {} records not committed, redoing it: {}", batch.size(), r.status().ToString());
+      if (r.status().code() == absl::StatusCode::kUnavailable) pg_.reset();
+      if (r.status().code() != absl::StatusCode::kAborted) {
+        Sleep(backoff_, &stop);
+        backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+      }
+      if (stop.load() && (pg_ == nullptr || r.status().code() != absl::StatusCode::kAborted)) return false;
+      continue;
+    }
+    if (!r->fenced.empty()) {
+      for (const auto& [tp, stored] : r->fenced) {
+        spdlog::warn("{}[{}]: PostgreSQL holds offset {}, not ours; seeking there", tp.first, tp.second, stored);
+        metrics_.fenced.Inc();
+        position_[tp] = stored;
+        Seek(tp, stored);
+        std::erase_if(batch, [&](const RawMessage& m) { return m.topic == tp.first && m.partition == tp.second; });
+      }
+      continue;
+    }
+    backoff_ = absl::Milliseconds(100);
+    metrics_.txn_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - t0));
+    metrics_.batch_size.Observe(static_cast<double>(r->consumed));
+    metrics_.batches.Inc();
+    metrics_.consumed.Inc(r->consumed);
+    metrics_.entries.Inc(r->entries);
+    metrics_.duplicates.Inc(r->duplicates);
+    metrics_.rejected.Inc(r->rejected);
+    metrics_.skipped.Inc(r->skipped);
+    metrics_.opened.Inc(r->lotteries_opened);
+    metrics_.started.Inc(r->lotteries_started);
+    metrics_.finished.Inc(r->lotteries_finished);
+    metrics_.awards.Inc(r->awards);
+    metrics_.draw_failures.Inc(r->draw_failures);
+    spdlog::debug("committed batch: {} records, {} entries, {} duplicates, {} rejected, {} skipped, {} awards",
+                  r->consumed, r->entries, r->duplicates, r->rejected, r->skipped, r->awards);
+    lottery::kafka::TopicPartitionListPtr offsets(rd_kafka_topic_partition_list_new(r->next_offsets.size()));
+    for (const auto& [tp, next] : r->next_offsets) {
+      position_[tp] = next;
+      rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset = next;
+    }
+    if (config_.commit_to_kafka) rd_kafka_commit(consumer_.get(), offsets.get(), /*async=*/1);
+    batch.clear();
+  }
+  return true;
+}
+
+void Writer::UpdateLag() {
+  int64_t total = 0;
+  for (const auto& [tp, pos] : position_) {
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), tp.first.c_str(), tp.second, &lo, &hi) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hi < 0) {
+      continue;
+    }
+    int64_t lag = std::max<int64_t>(0, hi - pos.value_or(lo));
+    total += lag;
+    auto& g = lag_by_partition_[tp.second];
+    if (g == nullptr) {
+      g = &metrics_.registry.AddGauge(absl::StrCat("lottery_writer_consumer_lag{partition=\"", tp.second, "\"}"),
+                                      "records behind the high watermark");
+    }
+    g->Set(static_cast<double>(lag));
+  }
+  metrics_.lag.Set(static_cast<double>(total));
+}
+
+void Writer::Housekeeping(bool force) {
+  if (!force && absl::Now() - last_housekeeping_ < kHousekeepingEvery) return;
+  last_housekeeping_ = absl::Now();
+  if (pg_ == nullptr) return;
+  if (retention_seconds_ > 0) {
+    // Small batches, so the prune never holds many locks or a long transaction.
+    for (int i = 0; i < 10; ++i) {
+      auto n = PruneOutbox(pg_.get(), retention_seconds_, 1000);
+      if (!n.ok()) {
+        spdlog::warn("outbox prune failed: {}", n.status().ToString());
+        break;
+      }
+      metrics_.pruned.Inc(*n);
+      if (*n < 1000) break;
+    }
+  }
+}
+
+absl::Status Writer::Run(const std::atomic<bool>& stop) {
+  stop_ = &stop;
+  if (!EnsurePg(&stop)) return absl::OkStatus();
+  // Lotteries left started (an older version, a failed draw) are drawn before anything else.
+  for (int attempt = 0;; ++attempt) {
+    auto n = DrawLeftoverLotteries(pg_.get(), options_);
+    if (n.ok()) {
+      if (*n > 0) spdlog::info("drew {} lotteries left started", *n);
+      metrics_.finished.Inc(*n);
+      metrics_.awards.Inc(*n);
+      break;
+    }
+    spdlog::warn("drawing leftover lotteries failed: {}", n.status().ToString());
+    pg_.reset();
+    if (!EnsurePg(&stop)) return absl::OkStatus();
+  }
+  const std::string topic = config_.topic_prefix + config_.stake_topic;
+  {
+    lottery::kafka::TopicPartitionListPtr sub(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(sub.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_.get(), sub.get());
+    if (err) return lottery::kafka::StatusFromCode(err, "subscribe");
+  }
+  spdlog::info("consuming {} as group {}", topic, options_.consumer_group);
+
+  int64_t total = 0;
+  absl::Time last_message = absl::Now();
+  std::vector<RawMessage> batch;
+  pending_ = &batch;
+  bool done = false;
+  while (!done) {
+    // --- Collect a batch: up to batch_size records or batch_linger_ms after the first one.
+    absl::Time first = absl::InfiniteFuture();
+    const int64_t limit =
+        config_.max_messages > 0 ? std::min<int64_t>(config_.batch_size, config_.max_messages - total)
+                                 : config_.batch_size;
+    while (static_cast<int64_t>(batch.size()) < limit && !stop.load()) {
+      absl::Duration wait = absl::Milliseconds(100);
+      if (!batch.empty()) {
+        wait = first + absl::Milliseconds(config_.batch_linger_ms) - absl::Now();
+        if (wait <= absl::ZeroDuration()) break;
+      }
+      lottery::kafka::MessagePtr m(
+          rd_kafka_consumer_poll(consumer_.get(), static_cast<int>(absl::ToInt64Milliseconds(wait)) + 1));
+      if (m == nullptr) {
+        if (batch.empty()) break;  // idle: go check stop conditions and housekeeping
+        continue;
+      }
+      if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          spdlog::warn("consumer: {}", rd_kafka_message_errstr(m.get()));
+        }
+        continue;
+      }
+      TopicPartition tp{rd_kafka_topic_name(m->rkt), m->partition};
+      auto pos = position_.find(tp);
+      if (pos == position_.end()) continue;  // not (or no longer) ours
+      if (pos->second.has_value() && m->offset < *pos->second) continue;  // already applied
+      if (batch.empty()) first = absl::Now();
+      batch.push_back(CopyMessage(m.get()));
+    }
+    if (!batch.empty()) {
+      last_message = absl::Now();
+      const int64_t n = static_cast<int64_t>(batch.size());
+      if (!CommitBatch(batch, stop)) {
+        spdlog::warn("stopping with an uncommitted batch of {} records (it will be redelivered)", n);
+        break;
+      }
+      total += n;
+      UpdateLag();
+    }
+    Housekeeping(false);
+    if (stop.load()) done = true;
+    if (config_.max_messages > 0 && total >= config_.max_messages) done = true;
+    if (config_.exit_when_idle_ms > 0 && absl::Now() - last_message >= absl::Milliseconds(config_.exit_when_idle_ms)) {
+      spdlog::info("idle for {} ms, exiting", config_.exit_when_idle_ms);
+      done = true;
+    }
+  }
+  pending_ = nullptr;
+  spdlog::info("leaving the group after {} records", total);
+  ready_ = false;
+  rd_kafka_resp_err_t err = rd_kafka_consumer_close(consumer_.get());
+  if (err) spdlog::warn("consumer close: {}", rd_kafka_err2str(err));
+  return absl::OkStatus();
+}
+
+}  // namespace lottery::writer

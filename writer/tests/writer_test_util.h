@@ -1,0 +1,44 @@
+// Helpers of the writer's integration tests: stakes in the game service's exact format, the
+// writer as a child process, and the invariants every test checks at the end.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lottery/testing/stack.h"
+
+namespace lottery::writer::testing {
+
+// The game service's JSON, byte for byte.
+std::string StakeJson(const std::string& player, const std::string& game, const std::string& stake);
+std::string NewId();  // a fresh lowercase v4 UUID
+
+// A valid stake record with header uuid = event_id.
+lottery::testing::OutRecord StakeRecord(const std::string& topic, const std::string& event_id,
+                                        const std::string& player, const std::string& game,
+                                        const std::string& stake, int partition = -1);
+
+// Creates `topic` with 3 partitions.
+void CreateTopic(const std::string& topic, int partitions = 3);
+
+// Starts lottery-writer against `db_dsn` / `topic` / `group` with extra flags.
+std::unique_ptr<lottery::testing::Process> StartWriter(const std::string& db_dsn, const std::string& topic,
+                                                       const std::string& group,
+                                                       const std::vector<std::string>& extra_args,
+                                                       const std::string& log_name);
+
+// An int64 scalar.
+int64_t Count(const lottery::testing::TestDatabase& db, const std::string& sql);
+
+// Asserts the invariants that hold after any run (gtest failures, not exceptions):
+//  - at most one in_waiting lottery per game; a lottery's player_count = its distinct players,
+//    entry_count = its entries, entry_no = 1..entry_count;
+//  - finished lotteries have exactly players_needed distinct players, one award, one
+//    lotteryAwardCreated outbox row whose AwardCreated verifies (VerifyAward) and names the
+//    stored winner and win_sum, exactly one winner entry player; no lottery left started;
+//  - every started lottery has one lotteryStarted row, every lottery one lotteryCreated row.
+void ExpectInvariants(const lottery::testing::TestDatabase& db, bool lifecycle_events = true);
+
+}  // namespace lottery::writer::testing
