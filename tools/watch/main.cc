@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -15,12 +16,32 @@
 
 namespace lw = lottery::watch;
 
+namespace {
+// Writes to two stream buffers (the terminal and the --tee file).
+class TeeBuf : public std::streambuf {
+ public:
+  TeeBuf(std::streambuf* a, std::streambuf* b) : a_(a), b_(b) {}
+
+ protected:
+  int overflow(int c) override {
+    if (c == EOF) return !EOF;
+    return a_->sputc(static_cast<char>(c)) == EOF || (b_ && b_->sputc(static_cast<char>(c)) == EOF) ? EOF : c;
+  }
+  int sync() override { return (a_->pubsync() | (b_ ? b_->pubsync() : 0)) == 0 ? 0 : -1; }
+
+ private:
+  std::streambuf* a_;
+  std::streambuf* b_;
+};
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"Shows each AwardCreated on lottery.v1.award with its draw proof verified."};
   lw::Options o;
   std::string topic(lw::kDefaultTopic), prefix, props_env;
   std::vector<std::string> props;
   bool strict = false;
+  std::string tee;
   app.add_option("--bootstrap", o.bootstrap, "Kafka bootstrap servers")->envname("LOTTERY_KAFKA_BOOTSTRAP")->required();
   app.add_option("--topic", topic, "award topic")->envname("LOTTERY_AWARD_TOPIC")->capture_default_str();
   app.add_option("--topic-prefix", prefix, "prefix for the topic")->envname("LOTTERY_TOPIC_PREFIX");
@@ -28,6 +49,7 @@ int main(int argc, char** argv) {
   app.add_option("--max", o.max, "stop after this many awards (0 = never)")->check(CLI::NonNegativeNumber);
   app.add_option("--timeout-ms", o.timeout_ms, "stop after this long (0 = never)")->check(CLI::NonNegativeNumber);
   app.add_flag("--strict", strict, "exit 1 if any award fails verification or does not decode");
+  app.add_option("--tee", tee, "also append every line (and the summary) to this file");
   app.add_option("--kafka-prop", props, "librdkafka property k=v (repeatable)");
   app.add_option("--kafka-props", props_env, "librdkafka properties k=v,k2=v2")->envname("LOTTERY_KAFKA_PROPS");
   CLI11_PARSE(app, argc, argv);
@@ -55,12 +77,22 @@ int main(int argc, char** argv) {
 
   std::cerr << "lottery-watch: watching " << o.topic << (o.from_beginning ? " from the beginning" : " from now on")
             << " (read_committed)\n";
-  auto stats = lw::Watch(o, std::cout, [&] { return stop.load(); });
+  std::ofstream tee_file;
+  if (!tee.empty()) {
+    tee_file.open(tee, std::ios::app);
+    if (!tee_file) {
+      std::cerr << "lottery-watch: cannot open " << tee << "\n";
+      return 2;
+    }
+  }
+  TeeBuf buf(std::cout.rdbuf(), tee.empty() ? nullptr : tee_file.rdbuf());
+  std::ostream out(&buf);
+  auto stats = lw::Watch(o, out, [&] { return stop.load(); });
   if (!stats.ok()) {
     std::cerr << "lottery-watch: " << stats.status() << "\n";
     return 2;
   }
-  std::cout << "summary awards=" << stats->awards << " verified=" << stats->verified << " failed=" << stats->failed
+  out << "summary awards=" << stats->awards << " verified=" << stats->verified << " failed=" << stats->failed
             << " undecodable=" << stats->undecodable << " skipped=" << stats->skipped << std::endl;
   if (strict && (stats->failed > 0 || stats->undecodable > 0)) return 1;
   if (o.max > 0 && !stats->reached_max && !stop) return 3;
