@@ -1,0 +1,81 @@
+#include "lottery/cdc/recovery/drop.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "lottery/cdc/checkpoint.h"
+#include "lottery/cdc/publisher.h"
+#include "lottery/cdc/replication.h"
+#include "lottery/common/pg.h"
+#include "lottery/common/status.h"
+
+namespace lottery::cdc::recovery {
+
+namespace {
+
+absl::Status TombstoneCheckpoint(const DropOptions& o) {
+  ASSIGN_OR_RETURN(auto producer, TransactionalProducer::Create(o.kafka_props, TransactionalIdForSlot(o.slot)));
+  RETURN_IF_ERROR(producer->Begin());
+  while (true) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer->get(), RD_KAFKA_V_TOPIC(o.checkpoint_topic.c_str()),
+        RD_KAFKA_V_KEY(o.slot.data(), o.slot.size()), RD_KAFKA_V_VALUE(nullptr, 0), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(producer->get(), 50);
+      continue;
+    }
+    return kafka::StatusFromCode(err, "produce checkpoint tombstone");
+  }
+  return producer->Commit(std::chrono::seconds(60));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> DropSlot(const DropOptions& o) {
+  ASSIGN_OR_RETURN(pg::ConnPtr conn, pg::Connect(o.pg_dsn));
+  ASSIGN_OR_RETURN(SlotInfo info, InspectSlot(conn.get(), o.slot));
+  std::string out;
+  if (!info.exists) {
+    absl::StrAppend(&out, "replication slot ", o.slot, " does not exist; nothing dropped.\n");
+  } else {
+    if (info.active) {
+      if (!o.force) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "replication slot ", o.slot, " is active (pid ", info.active_pid,
+            "): stop the relay first, or pass --force to terminate it"));
+      }
+      RETURN_IF_ERROR(pg::ExecCommand(conn.get(), "SELECT pg_terminate_backend($1::int)",
+                                      {pg::Param::Text(absl::StrCat(info.active_pid))}));
+      absl::Time deadline = absl::Now() + absl::Seconds(30);
+      while (info.active && absl::Now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        ASSIGN_OR_RETURN(info, InspectSlot(conn.get(), o.slot));
+      }
+      absl::StrAppend(&out, "terminated the walsender (pid ", info.active_pid, ") holding the slot.\n");
+    }
+    RETURN_IF_ERROR(pg::ExecCommand(conn.get(), "SELECT pg_drop_replication_slot($1)",
+                                    {pg::Param::Text(o.slot)}));
+    absl::StrAppend(
+        &out, "dropped replication slot ", o.slot, " (confirmed_flush_lsn ",
+        FormatLsn(info.confirmed_flush_lsn), ", it retained ", info.retained_bytes,
+        " bytes of WAL).\n",
+        "What this means: PostgreSQL no longer retains WAL for the relay. Outbox rows committed from "
+        "now on reach Kafka only through `lottery-cdc-relay recover --slot-lost` (within the "
+        "writer's outbox retention).\n");
+  }
+  if (o.delete_checkpoint) {
+    RETURN_IF_ERROR(TombstoneCheckpoint(o));
+    absl::StrAppend(&out, "deleted the checkpoint of ", o.slot, " on ", o.checkpoint_topic,
+                    " (tombstone): the next start of the relay is a first start, which creates a "
+                    "new slot and publishes only what is committed after it.\n");
+  } else {
+    absl::StrAppend(&out, "kept the checkpoint of ", o.slot, " on ", o.checkpoint_topic,
+                    ": the relay will refuse to start until `lottery-cdc-relay recover --slot-lost` "
+                    "ran (which publishes what was missed). Pass --delete-checkpoint when the relay "
+                    "is decommissioned for good or the database was replaced.\n");
+  }
+  return out;
+}
+
+}  // namespace lottery::cdc::recovery

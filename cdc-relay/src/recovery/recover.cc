@@ -1,0 +1,334 @@
+#include "lottery/cdc/recovery/recover.h"
+
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "lottery/cdc/checkpoint.h"
+#include "lottery/cdc/outbox_event.h"
+#include "lottery/cdc/publisher.h"
+#include "lottery/cdc/recovery/replay.h"
+#include "lottery/cdc/replication.h"
+#include "lottery/common/status.h"
+#include "spdlog/spdlog.h"
+
+namespace lottery::cdc::recovery {
+
+namespace {
+
+using Mode = RecoverOptions::Mode;
+
+std::string NewRunId() {
+  std::random_device rd;
+  uint8_t b[16];
+  for (auto& x : b) x = static_cast<uint8_t>(rd());
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  return absl::StrFormat("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                         b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                         b[13], b[14], b[15]);
+}
+
+std::string Literal(PGconn* conn, const std::string& s) {
+  char* q = PQescapeLiteral(conn, s.data(), s.size());
+  std::string out = q != nullptr ? q : "''";
+  PQfreemem(q);
+  return out;
+}
+
+struct Progress {
+  std::string run_id;
+  std::string mode;
+  Lsn consistent_point = 0;
+  int64_t last_seq = 0;
+  int64_t published = 0;
+  bool done = false;
+};
+
+std::string EncodeProgress(const Progress& p) {
+  return absl::StrCat("{\"run_id\":", JsonQuote(p.run_id), ",\"mode\":", JsonQuote(p.mode),
+                      ",\"consistent_point\":", JsonQuote(FormatLsn(p.consistent_point)),
+                      ",\"last_seq\":", p.last_seq, ",\"published\":", p.published,
+                      ",\"done\":", p.done ? "true" : "false",
+                      ",\"written_at_unix_ms\":", absl::ToUnixMillis(absl::Now()), "}");
+}
+
+// Produces the progress record inside the producer's open transaction.
+absl::Status ProduceProgress(rd_kafka_t* rk, const std::string& topic, const std::string& slot,
+                             const Progress& p) {
+  std::string key = ProgressKey(slot);
+  std::string value = EncodeProgress(p);
+  while (true) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+        RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk, 50);
+      continue;
+    }
+    return absl::AbortedError(absl::StrCat("produce recovery progress: ", rd_kafka_err2str(err)));
+  }
+}
+
+// A temporary slot created with an exported snapshot, and a REPEATABLE READ transaction on that
+// snapshot. Both live as long as this object (the temporary slot is dropped by PostgreSQL when the
+// replication connection closes).
+struct SnapshotSession {
+  std::optional<ReplicationConnection> repl;
+  pg::ConnPtr sql;
+  std::string temp_slot;
+  Lsn consistent_point = 0;
+  SystemIdentity identity;
+};
+
+absl::StatusOr<SnapshotSession> OpenSnapshot(const std::string& dsn, const std::string& run_id) {
+  SnapshotSession s;
+  ASSIGN_OR_RETURN(ReplicationConnection repl, ReplicationConnection::Connect(dsn));
+  s.repl.emplace(std::move(repl));
+  ASSIGN_OR_RETURN(s.identity, s.repl->IdentifySystem());
+  s.temp_slot = absl::StrCat("lottery_recover_", absl::StrReplaceAll(run_id, {{"-", ""}}));
+  std::string cmd = absl::StrCat("CREATE_REPLICATION_SLOT ", s.temp_slot,
+                                 " TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')");
+  pg::ResultPtr res(PQexec(s.repl->get(), cmd.c_str()));
+  RETURN_IF_ERROR(pg::StatusFromResult(s.repl->get(), res.get(), "CREATE_REPLICATION_SLOT"));
+  ASSIGN_OR_RETURN(s.consistent_point, ParseLsn(std::string_view(pg::Value(res.get(), 0, 1))));
+  std::string snapshot(pg::Value(res.get(), 0, 2));
+  ASSIGN_OR_RETURN(s.sql, pg::Connect(dsn));
+  RETURN_IF_ERROR(pg::ExecCommand(s.sql.get(), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  RETURN_IF_ERROR(pg::ExecCommand(
+      s.sql.get(), absl::StrCat("SET TRANSACTION SNAPSHOT ", Literal(s.sql.get(), snapshot))));
+  return s;
+}
+
+absl::StatusOr<OutboxEvent> RowToEvent(const PGresult* r, int i) {
+  OutboxEvent e;
+  e.seq = std::atoll(std::string(pg::Value(r, i, 0)).c_str());
+  e.id = std::string(pg::Value(r, i, 1));
+  e.aggregatetype = std::string(pg::Value(r, i, 2));
+  e.aggregateid = std::string(pg::Value(r, i, 3));
+  e.type = std::string(pg::Value(r, i, 4));
+  e.topic = std::string(pg::Value(r, i, 5));
+  e.content_type = std::string(pg::Value(r, i, 6));
+  auto payload = DecodeByteaHex(pg::Value(r, i, 7));
+  if (!payload.ok()) {
+    return absl::DataLossError(absl::StrCat("outbox seq ", e.seq, ": payload: ", payload.status().message()));
+  }
+  e.payload = *std::move(payload);
+  auto headers = ParseFlatJsonObject(pg::Value(r, i, 8));
+  if (!headers.ok()) {
+    return absl::DataLossError(absl::StrCat("outbox seq ", e.seq, ": headers: ", headers.status().message()));
+  }
+  e.headers = *std::move(headers);
+  e.txid = std::string(pg::Value(r, i, 9));
+  return e;
+}
+
+// max(checkpoint, confirmed_flush_lsn) >= point: every transaction before `point` is in Kafka (or
+// had no outbox event) and the relay will not publish it again.
+absl::Status WaitForRelay(const RecoverOptions& o, PGconn* conn, Lsn point) {
+  absl::Time deadline = absl::Now() + o.wait_for_relay;
+  while (true) {
+    ASSIGN_OR_RETURN(SlotInfo info, InspectSlot(conn, o.slot));
+    if (!info.exists || info.lost()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "replication slot ", o.slot, info.exists ? " was invalidated" : " does not exist",
+          ": use `lottery-cdc-relay recover --slot-lost` (it also republishes what the slot lost)"));
+    }
+    if (info.confirmed_flush_lsn >= point) return absl::OkStatus();
+    ASSIGN_OR_RETURN(auto cp, ReadCheckpoint(o.kafka_props, o.checkpoint_topic, o.slot));
+    if (cp && cp->lsn >= point) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the relay did not reach ", FormatLsn(point), " within ",
+          absl::FormatDuration(o.wait_for_relay), " (confirmed_flush_lsn ",
+          FormatLsn(info.confirmed_flush_lsn), ", slot ", info.active ? "active" : "INACTIVE",
+          "): start the relay (recover --from-seq hands over to the running relay) and retry"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
+  RecoverResult result;
+  result.run_id = o.run_id.empty() ? NewRunId() : o.run_id;
+  const bool slot_lost = o.mode == Mode::kSlotLost;
+  if (!slot_lost && !o.from_seq && !o.since) {
+    return absl::InvalidArgumentError("recover needs --from-seq, --since or --slot-lost");
+  }
+  ASSIGN_OR_RETURN(pg::ConnPtr conn, pg::Connect(o.pg_dsn));
+  ASSIGN_OR_RETURN(SlotInfo info, InspectSlot(conn.get(), o.slot));
+  if (slot_lost) {
+    if (info.exists && !info.lost()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "replication slot ", o.slot, " exists and is not invalidated (wal_status ", info.wal_status,
+          "): nothing to recover with --slot-lost; for events Kafka lost use --from-seq/--since"));
+    }
+    if (info.exists && info.active) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the invalidated slot ", o.slot, " is still held by pid ", info.active_pid,
+          ": stop the relay first"));
+    }
+  } else if (!info.exists || info.lost()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "replication slot ", o.slot, info.exists ? " was invalidated" : " does not exist",
+        ": use `lottery-cdc-relay recover --slot-lost`"));
+  }
+
+  auto bootstrap = o.kafka_props.find("bootstrap.servers");
+  if (bootstrap == o.kafka_props.end()) return absl::InvalidArgumentError("no bootstrap.servers");
+  RETURN_IF_ERROR(EnsureCheckpointTopic(bootstrap->second, o.checkpoint_topic));
+  // --slot-lost uses the relay's own transactional.id: a relay started by mistake is fenced (and
+  // fences us: then nothing of ours commits). --from-seq has its own, so it never disturbs the
+  // running relay, and two concurrent runs fence each other.
+  kafka::Properties producer_props = o.kafka_props;
+  producer_props["transaction.timeout.ms"] = "900000";
+  std::string txn_id = TransactionalIdForSlot(o.slot);
+  if (!slot_lost) txn_id += ".recover";
+  ASSIGN_OR_RETURN(auto producer, TransactionalProducer::Create(producer_props, txn_id));
+  ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint,
+                   ReadCheckpoint(o.kafka_props, o.checkpoint_topic, o.slot));
+
+  if (slot_lost && info.exists) {  // invalidated: it can never stream again
+    spdlog::info("dropping invalidated slot {}", o.slot);
+    RETURN_IF_ERROR(pg::ExecCommand(conn.get(), "SELECT pg_drop_replication_slot($1)",
+                                    {pg::Param::Text(o.slot)}));
+  }
+
+  ASSIGN_OR_RETURN(SnapshotSession snap, OpenSnapshot(o.pg_dsn, result.run_id));
+  result.consistent_point = snap.consistent_point;
+  spdlog::info("recovery run {}: snapshot at consistent point {} (temporary slot {})", result.run_id,
+               FormatLsn(snap.consistent_point), snap.temp_slot);
+
+  // Which rows are candidates.
+  std::vector<pg::Param> params;
+  std::string where;
+  if (slot_lost) {
+    if (o.window.has_value() && checkpoint.has_value() && checkpoint->commit_time != 0) {
+      absl::Time from = FromPgMicros(checkpoint->commit_time) - *o.window;
+      params.push_back(pg::Param::Text(absl::StrCat(absl::ToUnixMicros(from))));
+      where = "created_at >= to_timestamp($1::bigint / 1000000.0)";
+    } else {
+      where = "true";
+    }
+  } else {
+    std::vector<std::string> parts;
+    if (o.from_seq) {
+      params.push_back(pg::Param::Text(absl::StrCat(*o.from_seq)));
+      parts.push_back(absl::StrCat("seq >= $", params.size(), "::bigint"));
+    }
+    if (o.since) {
+      params.push_back(pg::Param::Text(*o.since));
+      parts.push_back(absl::StrCat("created_at >= $", params.size(), "::timestamptz"));
+    }
+    where = absl::StrJoin(parts, " AND ");
+  }
+  ASSIGN_OR_RETURN(
+      pg::ResultPtr summary,
+      pg::Exec(snap.sql.get(),
+               absl::StrCat("SELECT count(*), coalesce((extract(epoch FROM min(created_at)) * "
+                            "1000000)::bigint, 0), coalesce(string_agg(DISTINCT topic, E'\\n'), '') "
+                            "FROM outbox WHERE ",
+                            where),
+               params));
+  result.candidates = std::atoll(std::string(pg::Value(summary.get(), 0, 0)).c_str());
+  int64_t min_created_us = std::atoll(std::string(pg::Value(summary.get(), 0, 1)).c_str());
+  std::vector<std::string> topics;
+  for (absl::string_view t : absl::StrSplit(std::string(pg::Value(summary.get(), 0, 2)), '\n', absl::SkipEmpty())) {
+    topics.emplace_back(t);
+  }
+
+  if (!slot_lost) RETURN_IF_ERROR(WaitForRelay(o, conn.get(), snap.consistent_point));
+
+  absl::flat_hash_set<std::string> published;
+  if (result.candidates > 0) {
+    ASSIGN_OR_RETURN(published, PublishedIds(o.kafka_props, topics,
+                                             absl::FromUnixMicros(min_created_us) - o.skew,
+                                             absl::Minutes(5)));
+  }
+  spdlog::info("recovery run {}: {} candidate rows in {} topics, {} ids already in Kafka since {}",
+               result.run_id, result.candidates, topics.size(), published.size(),
+               absl::FormatTime(absl::FromUnixMicros(min_created_us) - o.skew));
+
+  RETURN_IF_ERROR(pg::ExecCommand(
+      snap.sql.get(),
+      absl::StrCat("DECLARE recover_rows NO SCROLL CURSOR FOR SELECT seq, id::text, aggregatetype, "
+                   "aggregateid, type, topic, content_type, payload, headers::text, txid::text "
+                   "FROM outbox WHERE ",
+                   where, " ORDER BY seq"),
+      params));
+
+  Progress progress{result.run_id, slot_lost ? "slot-lost" : "from-table", snap.consistent_point};
+  size_t in_txn = 0;
+  auto commit = [&](bool done) -> absl::Status {
+    if (!producer->in_transaction()) RETURN_IF_ERROR(producer->Begin());
+    progress.done = done;
+    if (slot_lost && done) {
+      Checkpoint cp;
+      cp.slot = o.slot;
+      cp.lsn = snap.consistent_point;
+      cp.commit_time = checkpoint ? checkpoint->commit_time : 0;
+      cp.system_id = snap.identity.system_id;
+      cp.database = snap.identity.database;
+      cp.events = static_cast<uint64_t>(result.published);
+      cp.written_at_unix_ms = absl::ToUnixMillis(absl::Now());
+      RETURN_IF_ERROR(producer->ProduceCheckpoint(o.checkpoint_topic, cp));
+    }
+    RETURN_IF_ERROR(ProduceProgress(producer->get(), o.checkpoint_topic, o.slot, progress));
+    RETURN_IF_ERROR(producer->Commit(std::chrono::minutes(5)));
+    in_txn = 0;
+    return absl::OkStatus();
+  };
+  while (true) {
+    ASSIGN_OR_RETURN(pg::ResultPtr rows,
+                     pg::Exec(snap.sql.get(), absl::StrCat("FETCH ", std::max<size_t>(o.batch, 1),
+                                                           " FROM recover_rows")));
+    int n = PQntuples(rows.get());
+    if (n == 0) break;
+    for (int i = 0; i < n; ++i) {
+      ASSIGN_OR_RETURN(OutboxEvent e, RowToEvent(rows.get(), i));
+      if (published.contains(e.id)) {
+        ++result.already_in_kafka;
+        continue;
+      }
+      e.headers.emplace_back("republished", "true");
+      e.headers.emplace_back("recovery-run", result.run_id);
+      if (!producer->in_transaction()) RETURN_IF_ERROR(producer->Begin());
+      // The commit LSN of a row read from the table is unknown: the `lsn` header is "0/0".
+      RETURN_IF_ERROR(producer->Produce(e, 0));
+      ++in_txn;
+      ++result.published;
+      if (result.first_seq == 0) result.first_seq = e.seq;
+      result.last_seq = e.seq;
+      progress.last_seq = e.seq;
+      progress.published = result.published;
+      // --from-seq commits in batches; --slot-lost publishes everything in ONE transaction with
+      // the relay's checkpoint, so a crash leaves nothing half-done.
+      if (!slot_lost && in_txn >= o.batch) RETURN_IF_ERROR(commit(false));
+    }
+    producer->Poll();
+  }
+  RETURN_IF_ERROR(commit(true));
+  RETURN_IF_ERROR(pg::ExecCommand(snap.sql.get(), "COMMIT"));
+
+  if (slot_lost) {
+    // Turn the temporary slot into the relay's: same consistent point, persistent. Only now may
+    // the relay start (before this it refuses: slot missing, checkpoint exists).
+    RETURN_IF_ERROR(pg::ExecCommand(conn.get(), "SELECT pg_copy_logical_replication_slot($1, $2, false)",
+                                    {pg::Param::Text(snap.temp_slot), pg::Param::Text(o.slot)}));
+    ASSIGN_OR_RETURN(SlotInfo created, InspectSlot(conn.get(), o.slot));
+    spdlog::info("recovery run {}: created slot {} at confirmed_flush_lsn {}", result.run_id, o.slot,
+                 FormatLsn(created.confirmed_flush_lsn));
+  }
+  return result;
+}
+
+}  // namespace lottery::cdc::recovery

@@ -1,0 +1,161 @@
+#include "lottery/cdc/recovery/status.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "lottery/cdc/recovery/replay.h"
+#include "lottery/cdc/replication_messages.h"
+#include "lottery/common/pg.h"
+
+namespace lottery::cdc::recovery {
+
+std::string_view VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kHealthy: return "healthy";
+    case Verdict::kLagging: return "lagging";
+    case Verdict::kSlotLost: return "slot lost";
+    case Verdict::kCheckpointAhead: return "checkpoint ahead of slot";
+    case Verdict::kUnknown: return "unknown";
+    case Verdict::kNeverStarted: return "never started";
+  }
+  return "unknown";
+}
+
+void Judge(StatusReport& r, const StatusLimits& limits) {
+  const SlotInfo& s = r.slot;
+  if (r.verdict == Verdict::kUnknown && !r.reason.empty()) return;  // could not read
+  if (s.exists) r.lag_bytes = static_cast<int64_t>(s.current_wal_lsn) - static_cast<int64_t>(s.confirmed_flush_lsn);
+  if (r.checkpoint && !r.server_system_id.empty() && !r.checkpoint->system_id.empty() &&
+      r.checkpoint->system_id != r.server_system_id) {
+    r.verdict = Verdict::kCheckpointAhead;
+    r.reason = absl::StrCat("the checkpoint was written from cluster ", r.checkpoint->system_id,
+                            ", this server is ", r.server_system_id,
+                            " (failover or restore): see docs/operations.md");
+    return;
+  }
+  if (r.checkpoint && r.checkpoint->lsn > s.current_wal_lsn) {
+    r.verdict = Verdict::kCheckpointAhead;
+    r.reason = absl::StrCat("the checkpoint (", FormatLsn(r.checkpoint->lsn),
+                            ") is beyond this server's WAL (", FormatLsn(s.current_wal_lsn),
+                            "): the database lost WAL that Kafka has (restore?): docs/operations.md");
+    return;
+  }
+  if (!s.exists) {
+    if (r.checkpoint) {
+      r.verdict = Verdict::kSlotLost;
+      r.reason = absl::StrCat("slot ", "does not exist but Kafka holds a checkpoint at ",
+                              FormatLsn(r.checkpoint->lsn),
+                              ": run `lottery-cdc-relay recover --slot-lost`");
+    } else {
+      r.verdict = Verdict::kNeverStarted;
+      r.reason = "no slot and no checkpoint: the relay never ran (its first start creates the slot)";
+    }
+    return;
+  }
+  if (s.lost()) {
+    r.verdict = Verdict::kSlotLost;
+    r.reason = "slot invalidated (wal_status=lost, max_slot_wal_keep_size exceeded): run "
+               "`lottery-cdc-relay recover --slot-lost`";
+    return;
+  }
+  if (!s.active) {
+    r.verdict = Verdict::kLagging;
+    r.reason = absl::StrCat("no relay is streaming the slot; it retains ", s.retained_bytes,
+                            " bytes of WAL");
+    return;
+  }
+  if (s.wal_status == "unreserved") {
+    r.verdict = Verdict::kLagging;
+    r.reason = "wal_status=unreserved: the slot is about to be invalidated by max_slot_wal_keep_size";
+    return;
+  }
+  if (r.lag_bytes > limits.max_lag_bytes) {
+    r.verdict = Verdict::kLagging;
+    r.reason = absl::StrCat("lag ", r.lag_bytes, " bytes > ", limits.max_lag_bytes);
+    return;
+  }
+  r.verdict = Verdict::kHealthy;
+  r.reason = absl::StrCat("relay streaming, lag ", r.lag_bytes, " bytes");
+}
+
+StatusReport ReadStatus(const std::string& pg_dsn, const kafka::Properties& kafka_props,
+                        const std::string& checkpoint_topic, const std::string& slot,
+                        const StatusLimits& limits) {
+  StatusReport r;
+  auto conn = pg::Connect(pg_dsn);
+  if (!conn.ok()) {
+    r.reason = absl::StrCat("PostgreSQL: ", conn.status().message());
+    return r;
+  }
+  auto info = InspectSlot(conn->get(), slot);
+  if (!info.ok()) {
+    r.reason = absl::StrCat("PostgreSQL: ", info.status().message());
+    return r;
+  }
+  r.slot = *info;
+  if (auto res = pg::Exec(conn->get(), "SELECT system_identifier::text FROM pg_control_system()");
+      res.ok()) {
+    r.server_system_id = std::string(pg::Value(res->get(), 0, 0));
+  }
+  auto cp = ReadCheckpoint(kafka_props, checkpoint_topic, slot, std::chrono::seconds(20));
+  if (!cp.ok()) {
+    r.reason = absl::StrCat("Kafka checkpoint: ", cp.status().message());
+    return r;
+  }
+  r.checkpoint = *cp;
+  if (r.checkpoint && r.checkpoint->commit_time != 0) {
+    r.lag_seconds = absl::ToDoubleSeconds(absl::Now() - FromPgMicros(r.checkpoint->commit_time));
+  }
+  Judge(r, limits);
+  return r;
+}
+
+std::string StatusText(const StatusReport& r) {
+  const SlotInfo& s = r.slot;
+  std::string out;
+  if (s.exists) {
+    absl::StrAppend(&out, "slot:        exists, ", s.active ? absl::StrCat("active (pid ", s.active_pid, ")")
+                                                          : std::string("inactive"),
+                    ", wal_status ", s.wal_status, "\n", "             confirmed_flush_lsn ",
+                    FormatLsn(s.confirmed_flush_lsn), ", restart_lsn ", FormatLsn(s.restart_lsn),
+                    ", retained WAL ", s.retained_bytes, " bytes\n");
+  } else {
+    absl::StrAppend(&out, "slot:        missing\n");
+  }
+  absl::StrAppend(&out, "server:      WAL at ", FormatLsn(s.current_wal_lsn),
+                  r.server_system_id.empty() ? "" : absl::StrCat(", system ", r.server_system_id), "\n");
+  if (r.checkpoint) {
+    absl::StrAppend(&out, "checkpoint:  ", FormatLsn(r.checkpoint->lsn), " (system ",
+                    r.checkpoint->system_id, ", written at unix ms ", r.checkpoint->written_at_unix_ms,
+                    ")\n");
+  } else {
+    absl::StrAppend(&out, "checkpoint:  none\n");
+  }
+  absl::StrAppend(&out, "lag:         ", r.lag_bytes, " bytes");
+  if (r.lag_seconds) absl::StrAppend(&out, absl::StrFormat(", last published commit %.1f s ago", *r.lag_seconds));
+  absl::StrAppend(&out, "\nverdict:     ", std::string(VerdictName(r.verdict)), ": ", r.reason, "\n");
+  return out;
+}
+
+std::string StatusJson(const StatusReport& r) {
+  const SlotInfo& s = r.slot;
+  std::string cp = "null";
+  if (r.checkpoint) {
+    cp = absl::StrCat("{\"lsn\":", JsonQuote(FormatLsn(r.checkpoint->lsn)),
+                      ",\"commit_time_us\":", r.checkpoint->commit_time,
+                      ",\"system_id\":", JsonQuote(r.checkpoint->system_id),
+                      ",\"written_at_unix_ms\":", r.checkpoint->written_at_unix_ms, "}");
+  }
+  return absl::StrCat(
+      "{\"verdict\":", JsonQuote(VerdictName(r.verdict)), ",\"exit_code\":", static_cast<int>(r.verdict),
+      ",\"reason\":", JsonQuote(r.reason), ",\"slot\":{\"exists\":", s.exists ? "true" : "false",
+      ",\"active\":", s.active ? "true" : "false", ",\"active_pid\":", s.active_pid,
+      ",\"confirmed_flush_lsn\":", JsonQuote(FormatLsn(s.confirmed_flush_lsn)),
+      ",\"restart_lsn\":", JsonQuote(FormatLsn(s.restart_lsn)), ",\"wal_status\":", JsonQuote(s.wal_status),
+      ",\"retained_wal_bytes\":", s.retained_bytes, "},\"current_wal_lsn\":",
+      JsonQuote(FormatLsn(s.current_wal_lsn)), ",\"checkpoint\":", cp, ",\"lag_bytes\":", r.lag_bytes,
+      ",\"lag_seconds\":", r.lag_seconds ? absl::StrFormat("%.3f", *r.lag_seconds) : std::string("null"),
+      "}");
+}
+
+}  // namespace lottery::cdc::recovery
