@@ -148,6 +148,7 @@ void Writer::OnAssign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
                  it != stored->end() ? std::to_string(it->second) : std::string("beginning (no stored offset)"));
   }
   rd_kafka_assign(rk, parts);
+  last_activity_ = absl::Now();
 }
 
 void Writer::OnRevoke(rd_kafka_topic_partition_list_t* parts) {
@@ -293,7 +294,6 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
   spdlog::info("consuming {} as group {}", topic, options_.consumer_group);
 
   int64_t total = 0;
-  absl::Time last_message = absl::Now();
   std::vector<RawMessage> batch;
   pending_ = &batch;
   bool done = false;
@@ -329,7 +329,7 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
       batch.push_back(CopyMessage(m.get()));
     }
     if (!batch.empty()) {
-      last_message = absl::Now();
+      last_activity_ = absl::Now();
       const int64_t n = static_cast<int64_t>(batch.size());
       if (!CommitBatch(batch, stop)) {
         spdlog::warn("stopping with an uncommitted batch of {} records (it will be redelivered)", n);
@@ -341,7 +341,10 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
     Housekeeping(false);
     if (stop.load()) done = true;
     if (config_.max_messages > 0 && total >= config_.max_messages) done = true;
-    if (config_.exit_when_idle_ms > 0 && absl::Now() - last_message >= absl::Milliseconds(config_.exit_when_idle_ms)) {
+    // Idle counts only while partitions are assigned: a (re)join of the group is not idleness.
+    if (position_.empty()) last_activity_ = absl::Now();
+    if (config_.exit_when_idle_ms > 0 &&
+        absl::Now() - last_activity_ >= absl::Milliseconds(config_.exit_when_idle_ms)) {
       spdlog::info("idle for {} ms, exiting", config_.exit_when_idle_ms);
       done = true;
     }

@@ -80,6 +80,7 @@ class Writer {
   std::vector<RawMessage>* pending_ = nullptr;  // the batch being collected (for revokes)
   std::map<int32_t, lottery::metrics::Gauge*> lag_by_partition_;
   absl::Time last_housekeeping_ = absl::InfinitePast();
+  absl::Time last_activity_ = absl::Now();  // last record or assignment (for --exit-when-idle)
 };
 
 }  // namespace lottery::writer
