@@ -336,6 +336,7 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
         break;
       }
       total += n;
+      last_activity_ = absl::Now();  // a long retried commit is not idleness either
       UpdateLag();
     }
     Housekeeping(false);
