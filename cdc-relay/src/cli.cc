@@ -41,6 +41,11 @@ void AddCommonOptions(CLI::App& app, CommonOptions& o) {
       ->envname("LOTTERY_RELAY_BATCH_MS")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--status-interval-ms", o.status_interval_ms,
+                 "send standby status updates (confirm LSNs to PostgreSQL) this often")
+      ->envname("LOTTERY_RELAY_STATUS_INTERVAL_MS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--end-lsn", o.end_lsn,
                  "exit 0 once everything up to this LSN (X/Y) is in Kafka and confirmed");
   app.add_option("--exit-when-idle", o.exit_when_idle_ms,
@@ -81,6 +86,7 @@ absl::StatusOr<RelayConfig> MakeRelayConfig(const CommonOptions& o) {
     c.end_lsn = *lsn;
   }
   c.exit_when_idle = absl::Milliseconds(o.exit_when_idle_ms);
+  c.status_interval = absl::Milliseconds(o.status_interval_ms);
   return c;
 }
 
@@ -93,6 +99,7 @@ CommandMain SetupRunCommand(CLI::App& command, const CommonOptions& options) {
   (void)command;  // the daemon's flags live on the top-level app (see CommonOptions)
   return [&options]() -> int {
     spdlog::set_level(spdlog::level::from_str(options.log_level));
+    spdlog::flush_on(spdlog::level::trace);  // a kill -9 must not eat the last lines
     auto config = MakeRelayConfig(options);
     if (!config.ok()) {
       spdlog::error("{}", std::string(config.status().message()));

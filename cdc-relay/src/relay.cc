@@ -146,7 +146,8 @@ class Relay {
   std::optional<BatchTracker> tracker_;
   IgnoredChanges synced_ignored_;
   Lsn received_ = 0;        // highest server WAL end seen
-  Lsn last_sent_flush_ = 0;
+  uint64_t session_skipped_ = 0;
+  Lsn slot_confirmed_ = 0;  // as of the last PollSlot()
   absl::Time last_status_ = absl::InfinitePast();
   absl::Time last_slot_poll_ = absl::InfinitePast();
 };
@@ -196,12 +197,16 @@ absl::Status Relay::Setup() {
   RETURN_IF_ERROR(RetryUnavailable(stop_, "create checkpoint topic", [&] {
     return EnsureCheckpointTopic(bootstrap->second, config_.checkpoint_topic);
   }));
+  spdlog::info("checkpoint topic {} ready; initializing the transactional producer",
+               config_.checkpoint_topic);
   // init_transactions first: it fences an older relay on this slot and aborts its open
   // transaction, so the checkpoint we read next cannot move behind our back.
   ASSIGN_OR_RETURN(producer_, RetryUnavailable(stop_, "Kafka init_transactions", [&] {
                      return TransactionalProducer::Create(config_.kafka_props,
                                                           TransactionalIdForSlot(config_.slot));
                    }));
+  spdlog::info("transactional producer {} initialized (older relays on this slot are fenced)",
+               TransactionalIdForSlot(config_.slot));
   ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint,
                    RetryUnavailable(stop_, "read checkpoint", [&] {
                      return ReadCheckpoint(config_.kafka_props, config_.checkpoint_topic,
@@ -247,7 +252,6 @@ absl::Status Relay::SendStatus(bool reply_requested) {
   Lsn flush = tracker_->confirmable();
   RETURN_IF_ERROR(repl_->SendStatus(std::max(received_, flush), flush, flush, reply_requested));
   last_status_ = absl::Now();
-  last_sent_flush_ = flush;
   metrics_.confirmed_lsn.Set(static_cast<double>(flush));
   metrics_.lag_bytes.Set(received_ > flush ? static_cast<double>(received_ - flush) : 0.0);
   return absl::OkStatus();
@@ -325,16 +329,20 @@ absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
   if (!txn) return absl::OkStatus();
   metrics_.events_decoded.Inc(txn->events.size());
   SyncIgnoredCounters();
-  switch (tracker_->Add(*txn, absl::Now())) {
-    case BatchTracker::Action::kSkip:
-      metrics_.pg_txns_skipped.Inc();
-      break;
-    case BatchTracker::Action::kNothing:
-      break;
-    case BatchTracker::Action::kPublish:
-      if (!producer_->in_transaction()) RETURN_IF_ERROR(producer_->Begin());
-      for (const OutboxEvent& e : txn->events) RETURN_IF_ERROR(producer_->Produce(e, txn->end_lsn));
-      break;
+  BatchTracker::Action action = tracker_->Add(*txn, absl::Now());
+  if (action == BatchTracker::Action::kSkip) {
+    metrics_.pg_txns_skipped.Inc();
+    ++session_skipped_;
+    return absl::OkStatus();
+  }
+  if (session_skipped_ > 0) {
+    spdlog::info("skipped {} PostgreSQL transaction(s) the slot re-sent but Kafka already holds "
+                 "(checkpoint {})", session_skipped_, FormatLsn(tracker_->checkpoint()));
+    session_skipped_ = 0;
+  }
+  if (action == BatchTracker::Action::kPublish) {
+    if (!producer_->in_transaction()) RETURN_IF_ERROR(producer_->Begin());
+    for (const OutboxEvent& e : txn->events) RETURN_IF_ERROR(producer_->Produce(e, txn->end_lsn));
   }
   if (config_.end_lsn != 0 && txn->end_lsn >= config_.end_lsn) force_commit = true;
   return absl::OkStatus();
@@ -349,6 +357,7 @@ void Relay::PollSlot() {
   }
   auto info = InspectSlot(sql_.get(), config_.slot);
   if (info.ok()) {
+    slot_confirmed_ = info->confirmed_flush_lsn;
     metrics_.retained_bytes.Set(static_cast<double>(info->retained_bytes));
   } else {
     spdlog::warn("inspect slot: {}", std::string(info.status().message()));
@@ -370,16 +379,18 @@ absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
   }
   RETURN_IF_ERROR(started);
   assembler_.Reset();
+  session_skipped_ = 0;
   ready_.store(true);
-  spdlog::info("streaming slot {} from {} (checkpoint {})", config_.slot,
-               FormatLsn(tracker_->confirmable()), FormatLsn(tracker_->checkpoint()));
+  PollSlot();
+  spdlog::info("streaming slot {} from its confirmed_flush_lsn {} (Kafka checkpoint {})",
+               config_.slot, FormatLsn(slot_confirmed_), FormatLsn(tracker_->checkpoint()));
   absl::Time last_data = absl::Now();
   while (true) {
     if (stop_.load()) return SessionEnd::kStop;
     absl::Time now = absl::Now();
     if (tracker_->Due(now)) {
+      // The confirmation follows on the status timer: WAL release is not on the latency path.
       RETURN_IF_ERROR(CommitBatch());
-      RETURN_IF_ERROR(SendStatus(false));
       continue;
     }
     if (config_.end_lsn != 0 && tracker_->confirmable() >= config_.end_lsn && !pending()) {
@@ -407,15 +418,14 @@ absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
       RETURN_IF_ERROR(OnXLogData(*x, force_commit));
       if (force_commit) {
         RETURN_IF_ERROR(CommitBatch());
-        RETURN_IF_ERROR(SendStatus(false));
+        RETURN_IF_ERROR(SendStatus(false));  // --end-lsn: confirm now, we are about to stop
       }
     } else {
       const auto& k = std::get<PrimaryKeepalive>(*msg);
       received_ = std::max(received_, k.wal_end);
       tracker_->OnServerPosition(k.wal_end, assembler_.in_transaction());
-      if (k.reply_requested || tracker_->confirmable() > last_sent_flush_) {
-        RETURN_IF_ERROR(SendStatus(false));
-      }
+      // Answer at once when asked (wal_sender_timeout); otherwise the status timer confirms.
+      if (k.reply_requested) RETURN_IF_ERROR(SendStatus(false));
     }
   }
 }

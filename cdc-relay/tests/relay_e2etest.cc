@@ -1,0 +1,208 @@
+// lottery-cdc-relay against the real PostgreSQL and Kafka: exactly-once publication with headers,
+// fencing of a second relay, WAL release under foreign traffic, schema change while running, and
+// the refusals that protect against silent loss.
+#include <signal.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lottery/common/testing/status_matchers.h"
+#include "relay_test_util.h"
+
+namespace lottery::cdc::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using lottery::testing::ReadAllCommitted;
+using lottery::testing::Record;
+
+std::map<std::string, int> CountById(const std::vector<Record>& records) {
+  std::map<std::string, int> count;
+  for (const auto& r : records) ++count[r.Header("id").value_or("<no id>")];
+  return count;
+}
+
+// Every id exactly once, nothing else.
+void ExpectExactlyOnce(const std::vector<Record>& records, const std::vector<std::string>& ids) {
+  std::map<std::string, int> count = CountById(records);
+  for (const auto& id : ids) EXPECT_EQ(count[id], 1) << "event " << id;
+  EXPECT_EQ(records.size(), ids.size()) << "duplicates or invented events";
+}
+
+TEST(RelayE2eTest, PublishesEachOutboxEventExactlyOnceWithItsHeaders) {
+  RelayWorld w;
+  auto relay = w.StartRelay("relay");
+  ASSERT_TRUE(WaitFor([&] { return w.SlotExists(); }, std::chrono::seconds(30))) << w.Log("relay");
+  auto conn = w.db.Connect();
+
+  std::vector<std::string> ids;
+  auto single = InsertOutbox(conn.get(), w.topic, {"agg-1"}, {"{\"n\":1}"},
+                             R"({"x-trace": "t-1", "traceparent": "00-abc"})");
+  auto multi = InsertOutbox(conn.get(), w.topic, {"agg-2", "agg-3", "agg-2"},
+                            {"{\"n\":2}", "{\"n\":3}", "{\"n\":4}"});
+  ASSERT_OK(pg::ExecCommand(conn.get(), "BEGIN"));
+  auto in_txn_a = InsertOutbox(conn.get(), w.topic, {"agg-4"}, {"{\"n\":5}"});
+  auto in_txn_b = InsertOutbox(conn.get(), w.topic, {"agg-4"}, {"{\"n\":6}"});
+  ASSERT_OK(pg::ExecCommand(conn.get(), "COMMIT"));
+  for (auto* v : {&single, &multi, &in_txn_a, &in_txn_b}) ids.insert(ids.end(), v->begin(), v->end());
+
+  ASSERT_TRUE(w.WaitUntilCaughtUp()) << w.Log("relay");
+  relay->Kill(SIGTERM);
+  EXPECT_EQ(relay->Wait(std::chrono::seconds(20)), 0) << w.Log("relay");
+
+  auto records = ReadAllCommitted({w.topic});
+  ExpectExactlyOnce(records, ids);
+  std::map<std::string, const Record*> by_id;
+  for (const auto& r : records) by_id[*r.Header("id")] = &r;
+  ASSERT_EQ(by_id.size(), ids.size());
+
+  const Record& first = *by_id[single[0]];
+  EXPECT_EQ(first.key, "agg-1");
+  EXPECT_EQ(first.value, "{\"n\":1}");
+  EXPECT_EQ(first.Header("messageType"), "lotteryAwardCreated");
+  EXPECT_EQ(first.Header("aggregatetype"), "award");
+  EXPECT_EQ(first.Header("content-type"), "application/json");
+  EXPECT_EQ(first.Header("x-trace"), "t-1");
+  EXPECT_EQ(first.Header("traceparent"), "00-abc");
+  ASSERT_TRUE(first.Header("lsn").has_value());
+  EXPECT_TRUE(ParseLsn(*first.Header("lsn")).ok());
+
+  // The rows of one statement share one commit LSN; the two statements of one transaction too.
+  std::set<std::string> multi_lsns, txn_lsns;
+  for (const auto& id : multi) multi_lsns.insert(*by_id[id]->Header("lsn"));
+  txn_lsns.insert(*by_id[in_txn_a[0]]->Header("lsn"));
+  txn_lsns.insert(*by_id[in_txn_b[0]]->Header("lsn"));
+  EXPECT_EQ(multi_lsns.size(), 1u);
+  EXPECT_EQ(txn_lsns.size(), 1u);
+  EXPECT_LT(*ParseLsn(*first.Header("lsn")), *ParseLsn(*multi_lsns.begin()));
+
+  // Per key, Kafka order is commit order (agg-2: n=2 before n=4; agg-4: n=5 before n=6).
+  std::map<std::string, std::vector<std::string>> values_by_key;
+  for (const auto& r : records) values_by_key[*r.key].push_back(r.value);
+  EXPECT_THAT(values_by_key["agg-2"], ::testing::ElementsAre("{\"n\":2}", "{\"n\":4}"));
+  EXPECT_THAT(values_by_key["agg-4"], ::testing::ElementsAre("{\"n\":5}", "{\"n\":6}"));
+
+  // A restart on the same slot publishes nothing again.
+  auto again = w.StartRelay("relay2", {"--exit-when-idle", "1500"});
+  EXPECT_EQ(again->Wait(std::chrono::seconds(60)), 0) << w.Log("relay2");
+  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+}
+
+TEST(RelayE2eTest, ASecondRelayOnTheSameSlotFencesTheFirstWithoutDuplicates) {
+  RelayWorld w;
+  auto first = w.StartRelay("first");
+  ASSERT_TRUE(WaitFor([&] { return w.SlotExists(); }, std::chrono::seconds(30))) << w.Log("first");
+
+  std::atomic<bool> stop{false};
+  std::vector<std::string> ids;
+  std::thread writer([&] {
+    auto conn = w.db.Connect();
+    for (int i = 0; !stop.load(); ++i) {
+      auto got = InsertOutbox(conn.get(), w.topic, {absl::StrCat("k", i % 7)}, {absl::StrCat(i)});
+      ids.insert(ids.end(), got.begin(), got.end());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto second = w.StartRelay("second");
+  // The first is fenced at its next Kafka transaction and must stop, saying why.
+  auto first_exit = first->Wait(std::chrono::seconds(60));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(first_exit.has_value()) << "the fenced relay kept running\n" << w.Log("first");
+  EXPECT_NE(*first_exit, 0);
+  EXPECT_THAT(w.Log("first"), HasSubstr("fenced")) << w.Log("first");
+
+  ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("second");
+  second->Kill(SIGTERM);
+  EXPECT_EQ(second->Wait(std::chrono::seconds(20)), 0) << w.Log("second");
+  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+}
+
+TEST(RelayE2eTest, TrafficOutsideThePublicationIsNotPublishedAndDoesNotPinWal) {
+  RelayWorld w;
+  auto conn = w.db.Connect();
+  ASSERT_OK(pg::ExecCommand(conn.get(), "CREATE TABLE busy (id bigserial PRIMARY KEY, v text)"));
+  auto relay = w.StartRelay("relay");
+  ASSERT_TRUE(WaitFor([&] { return w.SlotExists(); }, std::chrono::seconds(30))) << w.Log("relay");
+  auto ids = InsertOutbox(conn.get(), w.topic, {"only"}, {"one"});
+  ASSERT_TRUE(w.WaitUntilCaughtUp()) << w.Log("relay");
+
+  // A busy table outside the publication, while the outbox is quiet: the slot must still move.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_OK(pg::ExecCommand(conn.get(),
+                              "INSERT INTO busy (v) SELECT repeat('x', 200) FROM "
+                              "generate_series(1, 2000)"));
+  }
+  Lsn after_traffic = w.CurrentWalLsn();
+  EXPECT_TRUE(WaitFor([&] { return w.ConfirmedFlush() >= after_traffic; },
+                      std::chrono::seconds(20)))
+      << "confirmed_flush_lsn " << FormatLsn(w.ConfirmedFlush()) << " stuck below "
+      << FormatLsn(after_traffic) << "\n"
+      << w.Log("relay");
+  relay->Kill(SIGTERM);
+  EXPECT_EQ(relay->Wait(std::chrono::seconds(20)), 0) << w.Log("relay");
+  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+}
+
+TEST(RelayE2eTest, AColumnAddedToTheOutboxWhileRunning) {
+  RelayWorld w;
+  auto relay = w.StartRelay("relay");
+  ASSERT_TRUE(WaitFor([&] { return w.SlotExists(); }, std::chrono::seconds(30))) << w.Log("relay");
+  auto conn = w.db.Connect();
+  auto ids = InsertOutbox(conn.get(), w.topic, {"a", "b"}, {"1", "2"});
+  ASSERT_TRUE(w.WaitUntilCaughtUp()) << w.Log("relay");
+  ASSERT_OK(pg::ExecCommand(conn.get(),
+                            "ALTER TABLE outbox ADD COLUMN tenant text NOT NULL DEFAULT 'main'"));
+  ASSERT_OK(pg::ExecCommand(conn.get(), "BEGIN"));
+  auto more = InsertOutbox(conn.get(), w.topic, {"a"}, {"3"});
+  ASSERT_OK(pg::ExecCommand(conn.get(),
+                            "ALTER TABLE outbox ADD COLUMN region text"));  // mid-transaction
+  auto even_more = InsertOutbox(conn.get(), w.topic, {"b"}, {"4"});
+  ASSERT_OK(pg::ExecCommand(conn.get(), "COMMIT"));
+  ids.insert(ids.end(), more.begin(), more.end());
+  ids.insert(ids.end(), even_more.begin(), even_more.end());
+  ASSERT_TRUE(w.WaitUntilCaughtUp()) << w.Log("relay");
+  EXPECT_TRUE(relay->Running()) << w.Log("relay");
+  relay->Kill(SIGTERM);
+  EXPECT_EQ(relay->Wait(std::chrono::seconds(20)), 0) << w.Log("relay");
+  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+}
+
+TEST(RelayE2eTest, ALostSlotWithACheckpointStopsAndNamesTheRecoverCommand) {
+  RelayWorld w;
+  auto relay = w.StartRelay("relay");
+  ASSERT_TRUE(WaitFor([&] { return w.SlotExists(); }, std::chrono::seconds(30))) << w.Log("relay");
+  auto conn = w.db.Connect();
+  InsertOutbox(conn.get(), w.topic, {"a"}, {"1"});
+  ASSERT_TRUE(w.WaitUntilCaughtUp()) << w.Log("relay");
+  relay->Kill(SIGTERM);
+  ASSERT_EQ(relay->Wait(std::chrono::seconds(20)), 0) << w.Log("relay");
+
+  ASSERT_OK(pg::ExecCommand(conn.get(), "SELECT pg_drop_replication_slot($1)",
+                            {pg::Param::Text(w.slot)}));
+  auto again = w.StartRelay("again");
+  auto code = again->Wait(std::chrono::seconds(60));
+  ASSERT_TRUE(code.has_value()) << w.Log("again");
+  EXPECT_NE(*code, 0);
+  EXPECT_THAT(w.Log("again"), HasSubstr("lottery-cdc-relay recover --slot-lost"));
+  EXPECT_FALSE(w.SlotExists()) << "the relay must not create a fresh slot and skip the gap";
+}
+
+TEST(RelayE2eTest, AMissingPublicationIsAClearError) {
+  RelayWorld w;
+  ASSERT_OK(pg::ExecCommand(w.db.Connect().get(), "DROP PUBLICATION lottery_outbox"));
+  auto relay = w.StartRelay("relay");
+  auto code = relay->Wait(std::chrono::seconds(60));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_NE(*code, 0);
+  EXPECT_THAT(w.Log("relay"), HasSubstr("lottery-migrate"));
+}
+
+}  // namespace
+}  // namespace lottery::cdc::testing

@@ -1,0 +1,120 @@
+// Helpers shared by the relay's integration tests: a private database, slot and topics per test,
+// the relay binary as a child process, and outbox inserts straight through SQL.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "lottery/cdc/lsn.h"
+#include "lottery/common/pg.h"
+#include "lottery/testing/stack.h"
+
+namespace lottery::cdc::testing {
+
+using lottery::testing::BinaryPath;
+using lottery::testing::KafkaBootstrap;
+using lottery::testing::Process;
+using lottery::testing::TestDatabase;
+using lottery::testing::UniqueName;
+using lottery::testing::WaitFor;
+
+// One test's world: its database (with its publication), slot, checkpoint topic, event topic.
+struct RelayWorld {
+  TestDatabase db{"relay"};
+  std::string slot = UniqueName("relay_slot");
+  std::string checkpoint_topic = UniqueName("relay_cp");
+  std::string topic = UniqueName("relay_events");
+  std::string log_dir = ::testing::TempDir();
+
+  std::string LogPath(const std::string& name) const {
+    return absl::StrCat(log_dir, "/", slot, "_", name, ".log");
+  }
+
+  std::unique_ptr<Process> StartRelay(const std::string& log_name,
+                                      std::vector<std::string> extra = {}) const {
+    std::vector<std::string> argv = {BinaryPath("lottery-cdc-relay"), "run",
+                                     "--pg-dsn", db.dsn(),
+                                     "--kafka-bootstrap", KafkaBootstrap(),
+                                     "--slot", slot,
+                                     "--checkpoint-topic", checkpoint_topic};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return std::make_unique<Process>(argv, std::map<std::string, std::string>{},
+                                     LogPath(log_name));
+  }
+
+  std::string Log(const std::string& log_name) const {
+    std::ifstream in(LogPath(log_name));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  bool SlotExists() const {
+    return db.Scalar(absl::StrCat("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '",
+                                  slot, "'")) == "1";
+  }
+
+  Lsn CurrentWalLsn() const { return *ParseLsn(db.Scalar("SELECT pg_current_wal_lsn()")); }
+
+  Lsn ConfirmedFlush() const {
+    std::string s = db.Scalar(absl::StrCat(
+        "SELECT coalesce(confirmed_flush_lsn, '0/0') FROM pg_replication_slots WHERE slot_name = '",
+        slot, "'"));
+    auto lsn = ParseLsn(s.empty() ? "0/0" : s);
+    return lsn.ok() ? *lsn : 0;
+  }
+
+  // Waits until the relay confirmed everything written so far (so it is all in Kafka).
+  bool WaitUntilCaughtUp(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const {
+    Lsn target = CurrentWalLsn();
+    return WaitFor([&] { return ConfirmedFlush() >= target; }, timeout);
+  }
+};
+
+// Inserts one outbox row per key in ONE statement (one transaction, one commit LSN); returns
+// the event ids in insert order.
+inline std::vector<std::string> InsertOutbox(PGconn* conn, const std::string& topic,
+                                             const std::vector<std::string>& keys,
+                                             const std::vector<std::string>& payloads,
+                                             const std::string& headers_json = "{}") {
+  std::string sql =
+      "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload, "
+      "headers) SELECT gen_random_uuid(), 'award', k, 'lotteryAwardCreated', $1, "
+      "'application/json', convert_to(p, 'UTF8'), $4::jsonb "
+      "FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(k, p, n) ORDER BY n "
+      "RETURNING id::text";
+  auto array = [](const std::vector<std::string>& v) {
+    std::string out = "{";
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i > 0) out += ",";
+      out += "\"";
+      for (char c : v[i]) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+      }
+      out += "\"";
+    }
+    return out + "}";
+  };
+  auto res = pg::Exec(conn, sql,
+                      {pg::Param::Text(topic), pg::Param::Text(array(keys)),
+                       pg::Param::Text(array(payloads)), pg::Param::Text(headers_json)});
+  std::vector<std::string> ids;
+  if (!res.ok()) {
+    ADD_FAILURE() << res.status();
+    return ids;
+  }
+  for (int i = 0; i < PQntuples(res->get()); ++i) ids.emplace_back(pg::Value(res->get(), i, 0));
+  return ids;
+}
+
+}  // namespace lottery::cdc::testing
