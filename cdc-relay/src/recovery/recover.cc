@@ -130,7 +130,7 @@ absl::StatusOr<OutboxEvent> RowToEvent(const PGresult* r, int i) {
   return e;
 }
 
-// max(checkpoint, confirmed_flush_lsn) >= point: every transaction before `point` is in Kafka (or
+// confirmed_flush_lsn >= point: every transaction before `point` is in Kafka (or
 // had no outbox event) and the relay will not publish it again.
 absl::Status WaitForRelay(const RecoverOptions& o, PGconn* conn, Lsn point) {
   absl::Time deadline = absl::Now() + o.wait_for_relay;
@@ -141,9 +141,8 @@ absl::Status WaitForRelay(const RecoverOptions& o, PGconn* conn, Lsn point) {
           "replication slot ", o.slot, info.exists ? " was invalidated" : " does not exist",
           ": use `lottery-cdc-relay recover --slot-lost` (it also republishes what the slot lost)"));
     }
+    // The relay confirms an LSN only after the Kafka transaction holding it committed.
     if (info.confirmed_flush_lsn >= point) return absl::OkStatus();
-    ASSIGN_OR_RETURN(auto cp, ReadCheckpoint(o.kafka_props, o.checkpoint_topic, o.slot));
-    if (cp && cp->lsn >= point) return absl::OkStatus();
     if (absl::Now() >= deadline) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the relay did not reach ", FormatLsn(point), " within ",
@@ -195,7 +194,7 @@ absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
   if (!slot_lost) txn_id += ".recover";
   ASSIGN_OR_RETURN(auto producer, TransactionalProducer::Create(producer_props, txn_id));
   ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint,
-                   ReadCheckpoint(o.kafka_props, o.checkpoint_topic, o.slot));
+                   ReadLatestCheckpoint(o.kafka_props, o.checkpoint_topic, o.slot, absl::Seconds(60)));
 
   if (slot_lost && info.exists) {  // invalidated: it can never stream again
     spdlog::info("dropping invalidated slot {}", o.slot);

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "lottery/cdc/recovery/recover.h"
 #include "lottery/cdc/recovery/replay.h"
 #include "lottery/cdc/replication_messages.h"
 #include "lottery/common/pg.h"
@@ -97,7 +98,7 @@ StatusReport ReadStatus(const std::string& pg_dsn, const kafka::Properties& kafk
       res.ok()) {
     r.server_system_id = std::string(pg::Value(res->get(), 0, 0));
   }
-  auto cp = ReadCheckpoint(kafka_props, checkpoint_topic, slot, std::chrono::seconds(20));
+  auto cp = ReadLatestCheckpoint(kafka_props, checkpoint_topic, slot, absl::Seconds(20));
   if (!cp.ok()) {
     r.reason = absl::StrCat("Kafka checkpoint: ", cp.status().message());
     return r;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "lottery/cdc/checkpoint.h"
 #include "lottery/cdc/lsn.h"
 #include "lottery/common/kafka.h"
 #include "lottery/common/pg.h"
@@ -65,6 +67,22 @@ absl::StatusOr<absl::flat_hash_set<std::string>> PublishedIds(const kafka::Prope
                                                               const std::vector<std::string>& topics,
                                                               absl::Time since,
                                                               absl::Duration timeout);
+
+// Reads every partition of `topics` with read_committed, from the first record at or after
+// `since` (InfinitePast: from the beginning), up to the end each partition had when the call
+// started (later records may be seen too), calling `fn` for each record; its error ends the scan.
+// Missing topics are empty. kUnavailable when it takes longer than `timeout`.
+absl::Status ScanTopics(const kafka::Properties& props, const std::vector<std::string>& topics,
+                        absl::Time since, absl::Duration timeout,
+                        const std::function<absl::Status(const rd_kafka_message_t&)>& fn);
+
+// The relay's latest checkpoint of `slot`, like ReadCheckpoint (checkpoint.h) but it reads up to
+// the end as of the call instead of until EOF, so it also finishes while a relay keeps committing
+// transactions (status, recover --from-seq). Never fences anybody.
+absl::StatusOr<std::optional<Checkpoint>> ReadLatestCheckpoint(const kafka::Properties& props,
+                                                               const std::string& topic,
+                                                               const std::string& slot,
+                                                               absl::Duration timeout);
 
 // Key of the recovery progress record on the checkpoint topic.
 std::string ProgressKey(const std::string& slot);

@@ -1,0 +1,266 @@
+// Recovery scenarios of docs/operations.md against the real PostgreSQL and Kafka, driving the real
+// lottery-cdc-relay binary. Each ends with the delivery property read back with read_committed:
+// every outbox event exactly once, none invented.
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_split.h"
+#include "lottery/cdc/replication.h"
+#include "lottery/common/testing/status_matchers.h"
+#include "lottery/v1/award.pb.h"
+#include "recovery_test_util.h"
+#include "simdjson.h"
+
+namespace lottery::cdc::recovery::testing {
+namespace {
+
+using lottery::testing::ReadAllCommitted;
+using lottery::testing::UniqueName;
+using lottery::testing::WaitFor;
+
+struct DryRunLine {
+  std::string lsn, id, topic, key, message_type, lottery_id;
+  int64_t seq = 0;
+};
+
+std::vector<DryRunLine> ParseDryRun(const std::string& output) {
+  std::vector<DryRunLine> out;
+  simdjson::dom::parser parser;
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    if (!absl::StartsWith(line, "{\"lsn\"")) continue;
+    simdjson::dom::element doc;
+    if (parser.parse(line.data(), line.size()).get(doc) != simdjson::SUCCESS) {
+      ADD_FAILURE() << "not JSON: " << line;
+      continue;
+    }
+    DryRunLine l;
+    l.lsn = std::string(doc["lsn"].get_string().value());
+    l.id = std::string(doc["id"].get_string().value());
+    l.topic = std::string(doc["topic"].get_string().value());
+    l.key = std::string(doc["key"].get_string().value());
+    l.message_type = std::string(doc["messageType"].get_string().value());
+    l.seq = doc["seq"].get_int64().value();
+    std::string_view lottery_id;
+    if (doc.at_pointer("/payload/lotteryId").get_string().get(lottery_id) == simdjson::SUCCESS) {
+      l.lottery_id = std::string(lottery_id);
+    }
+    out.push_back(l);
+  }
+  return out;
+}
+
+TEST(Recovery, ReplayDryRunMatchesRowsWrittenAndDoesNotConsume) {
+  Scenario s("rdry");
+  auto conn = s.db().Connect();
+  s.db().Scalar("SELECT pg_create_logical_replication_slot('" + s.slot() + "', 'pgoutput')");
+  const std::string topic = UniqueName("rdry_t");
+  std::vector<std::string> ids = InsertRows(conn.get(), topic, 1, 2);
+  lottery::v1::AwardCreated award;
+  award.set_award_id("a-1");
+  award.set_lottery_id("11111111-2222-3333-4444-555555555555");
+  award.set_win_sum_minor(407385);
+  auto r = pg::Exec(conn.get(),
+                    "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload) "
+                    "VALUES (gen_random_uuid(), 'lottery', $1, 'lotteryAwardCreated', $2, "
+                    "'application/x-protobuf; messageType=lottery.v1.AwardCreated', $3) RETURNING id::text",
+                    {pg::Param::Text(award.lottery_id()), pg::Param::Text(topic),
+                     pg::Param::Bytes(award.SerializeAsString())});
+  ASSERT_OK(r.status());
+  ids.emplace_back(pg::Value(r->get(), 0, 0));
+  for (auto& id : InsertRows(conn.get(), topic, 1, 3)) ids.push_back(id);
+  // Traffic outside the publication is not an event.
+  s.db().Scalar("CREATE TABLE other (x int)");
+  s.db().Scalar("INSERT INTO other VALUES (1) RETURNING x");
+  std::string before = s.db().Scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'");
+
+  std::string out;
+  ASSERT_EQ(s.Cli({"replay", "--dry-run"}, &out), 0) << out;
+  std::vector<DryRunLine> lines = ParseDryRun(out);
+  ASSERT_EQ(lines.size(), ids.size()) << out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(lines[i].id, ids[i]);
+    EXPECT_EQ(lines[i].topic, topic);
+    EXPECT_EQ(lines[i].message_type, "lotteryAwardCreated");
+    EXPECT_EQ(lines[i].seq, static_cast<int64_t>(i + 1));
+  }
+  EXPECT_EQ(lines[2].key, award.lottery_id());
+  EXPECT_EQ(lines[2].lottery_id, award.lottery_id()) << "protobuf payload in the JSON mapping";
+  EXPECT_EQ(lines[0].lsn, lines[1].lsn) << "one transaction, one commit LSN";
+
+  // LSN bounds select whole transactions.
+  ASSERT_EQ(s.Cli({"replay", "--dry-run", "--from-lsn", lines[2].lsn}, &out), 0) << out;
+  EXPECT_EQ(ParseDryRun(out).size(), 4u);
+  ASSERT_EQ(s.Cli({"replay", "--dry-run", "--to-lsn", lines[2].lsn}, &out), 0) << out;
+  EXPECT_EQ(ParseDryRun(out).size(), 3u);
+
+  // While a walsender holds the slot, the dry run works on a temporary copy.
+  auto repl = ReplicationConnection::Connect(s.db().dsn());
+  ASSERT_OK(repl.status());
+  ASSERT_OK(repl->StartReplication(s.slot(), 0, "lottery_outbox"));
+  ASSERT_TRUE(WaitFor([&] {
+    return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") == "t";
+  }, std::chrono::seconds(10)));
+  ASSERT_EQ(s.Cli({"replay", "--dry-run"}, &out), 0) << out;
+  lines = ParseDryRun(out);
+  ASSERT_EQ(lines.size(), ids.size()) << out;
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(lines[i].id, ids[i]);
+  EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE temporary"), "0");
+  repl = absl::UnavailableError("closed");  // end the walsender
+  ASSERT_TRUE(WaitFor([&] {
+    return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") == "f";
+  }, std::chrono::seconds(10)));
+  EXPECT_EQ(s.db().Scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'"),
+            before) << "the dry run must not consume the slot";
+
+  // A row that does not decode stops the dry run with an error; it is never skipped.
+  s.db().Scalar("INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload, headers) "
+                "VALUES (gen_random_uuid(), 'l', 'k', 't', '" + topic + "', 'c', '\\x00', '{\"n\": 1}') RETURNING 1");
+  EXPECT_NE(s.Cli({"replay", "--dry-run"}, &out), 0) << out;
+}
+
+TEST(Recovery, RelayKilledDuringBacklog) {
+  Scenario s("rkill");
+  auto conn = s.db().Connect();
+  const std::string topic = UniqueName("rkill_t");
+  std::string out;
+  // First start creates the slot; nothing to publish yet.
+  s.Drain();
+  std::vector<std::string> ids = InsertRows(conn.get(), topic, 300, 5);  // the backlog
+  std::mt19937 rng(std::random_device{}());
+  for (int kill = 0; kill < 4; ++kill) {
+    auto relay = s.StartRelay();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
+    relay->Kill(SIGKILL);
+    relay->Wait(std::chrono::seconds(10));
+  }
+  s.Drain();
+  ExpectEachExactlyOnce(ReadAllCommitted({topic}), ids);
+  EXPECT_EQ(s.Cli({"status"}, &out), 1) << out;  // slot fine, but no relay streams it: lagging
+}
+
+TEST(Recovery, AwardTopicRecreatedThenRecoverFromSeq) {
+  Scenario s("rtopic");
+  auto conn = s.db().Connect();
+  const std::string award_topic = UniqueName("rtopic_award");
+  const std::string other_topic = UniqueName("rtopic_other");
+  ASSERT_OK(kafka::CreateTopics(lottery::testing::KafkaBootstrap(), {{award_topic, 3}, {other_topic, 3}}));
+  s.Drain();  // creates the slot
+  auto relay = s.StartRelay();
+  std::vector<std::string> lost = InsertRows(conn.get(), award_topic, 20, 3);
+  std::vector<std::string> kept = InsertRows(conn.get(), other_topic, 10, 2);
+  // Wait until the relay published all of it, then lose the award topic.
+  std::string end = s.db().Scalar("SELECT pg_current_wal_lsn()");
+  ASSERT_TRUE(WaitFor([&] {
+    return s.db().Scalar("SELECT confirmed_flush_lsn >= '" + end + "' FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") == "t";
+  }, std::chrono::seconds(60)));
+  const std::string first_seq = s.db().Scalar("SELECT min(seq) FROM outbox WHERE topic = '" + award_topic + "'");
+  ASSERT_OK(kafka::DeleteTopics(lottery::testing::KafkaBootstrap(), {award_topic}));
+  ASSERT_TRUE(WaitFor([&] {
+    return kafka::CreateTopics(lottery::testing::KafkaBootstrap(), {{award_topic, 3}}).ok() &&
+           ReadAllCommitted({award_topic}, std::chrono::seconds(10)).empty();
+  }, std::chrono::seconds(60)));
+
+  // The writer keeps writing during the recovery; the live relay keeps publishing.
+  std::atomic<bool> stop{false};
+  std::vector<std::string> live;
+  std::thread writer([&] {
+    auto c = s.db().Connect();
+    while (!stop.load()) {
+      for (auto& id : InsertRows(c.get(), award_topic, 1, 2)) live.push_back(id);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  std::string out;
+  int rc = s.Cli({"recover", "--from-seq", first_seq}, &out);
+  stop = true;
+  writer.join();
+  ASSERT_EQ(rc, 0) << out;
+  relay->Kill(SIGTERM);
+  ASSERT_EQ(relay->Wait(std::chrono::seconds(30)), 0);
+  s.Drain();
+
+  std::vector<std::string> all = lost;
+  all.insert(all.end(), kept.begin(), kept.end());
+  all.insert(all.end(), live.begin(), live.end());
+  std::vector<Record> records = ReadAllCommitted({award_topic, other_topic});
+  ExpectEachExactlyOnce(records, all);
+  // The lost events came back marked as republished; the others were not touched.
+  absl::flat_hash_map<std::string, bool> republished;
+  for (const Record& r : records) republished[*r.Header("id")] = r.Header("republished") == "true";
+  for (const auto& id : lost) EXPECT_TRUE(republished[id]) << id;
+  for (const auto& id : kept) EXPECT_FALSE(republished[id]) << id;
+  EXPECT_FALSE(live.empty());
+}
+
+TEST(Recovery, SlotDroppedThenRecoverSlotLost) {
+  Scenario s("rlost");
+  const std::string topic = UniqueName("rlost_t");
+  std::string out;
+  EXPECT_EQ(s.Cli({"status"}, &out), 5) << out;  // never started
+  s.Drain();
+  std::atomic<bool> stop{false};
+  std::vector<std::string> ids;
+  std::thread writer([&] {
+    auto c = s.db().Connect();
+    while (!stop.load()) {
+      for (auto& id : InsertRows(c.get(), topic, 1, 3)) ids.push_back(id);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  auto relay = s.StartRelay();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(s.Cli({"status"}, &out), 0) << out;  // healthy while streaming
+  relay->Kill(SIGTERM);
+  ASSERT_EQ(relay->Wait(std::chrono::seconds(30)), 0);
+  // The slot goes while inserts keep coming.
+  s.db().Scalar("SELECT pg_drop_replication_slot('" + s.slot() + "')::text");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(s.Cli({"status"}, &out), 2) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("recover --slot-lost"));
+  // The daemon refuses to start and names the recovery command.
+  EXPECT_NE(s.Cli({"run"}, &out, std::chrono::seconds(60)), 0);
+  EXPECT_THAT(out, ::testing::HasSubstr("lottery-cdc-relay recover --slot-lost"));
+  ASSERT_EQ(s.Cli({"recover", "--slot-lost"}, &out), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("\"published\":"));
+  EXPECT_THAT(out, ::testing::Not(::testing::HasSubstr("\"published\":0,"))) << "rows committed while the slot was gone";
+  relay = s.StartRelay();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  stop = true;
+  writer.join();
+  relay->Kill(SIGTERM);
+  ASSERT_EQ(relay->Wait(std::chrono::seconds(30)), 0);
+  s.Drain();
+  ExpectEachExactlyOnce(ReadAllCommitted({topic}), ids);
+  // A second --slot-lost on a healthy slot refuses.
+  EXPECT_NE(s.Cli({"recover", "--slot-lost"}, &out), 0);
+}
+
+TEST(Recovery, DropRefusesActiveSlotUnlessForced) {
+  Scenario s("rdrop");
+  s.Drain();
+  auto relay = s.StartRelay();
+  ASSERT_TRUE(WaitFor([&] {
+    return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") == "t";
+  }, std::chrono::seconds(30)));
+  std::string out;
+  EXPECT_NE(s.Cli({"drop"}, &out), 0);
+  EXPECT_THAT(out, ::testing::HasSubstr("--force"));
+  EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'"), "1");
+  relay->Kill(SIGTERM);
+  ASSERT_EQ(relay->Wait(std::chrono::seconds(30)), 0);
+  // A walsender that is not the relay (a relay would reconnect) holds the slot: --force ends it.
+  auto repl = ReplicationConnection::Connect(s.db().dsn());
+  ASSERT_OK(repl.status());
+  ASSERT_OK(repl->StartReplication(s.slot(), 0, "lottery_outbox"));
+  ASSERT_TRUE(WaitFor([&] {
+    return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") == "t";
+  }, std::chrono::seconds(30)));
+  ASSERT_EQ(s.Cli({"drop", "--force", "--delete-checkpoint"}, &out), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("no longer retains WAL"));
+  EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'"), "0");
+  EXPECT_EQ(s.Cli({"status"}, &out), 5) << out;  // checkpoint deleted, no slot: a first start
+}
+
+}  // namespace
+}  // namespace lottery::cdc::recovery::testing
