@@ -114,6 +114,39 @@ absl::StatusOr<d::Uuid> UuidCell(const PGresult* r, int row, int col) {
 
 }  // namespace
 
+absl::StatusOr<std::optional<DrawOutput>> DrawInMemory(const DrawInput& in, const IngestOptions& options,
+                                                       std::vector<OutboxRow>& outbox, BatchResult& result) {
+  const std::string lid = d::FormatUuid(in.lottery_id);
+  const absl::Time now = absl::Now();
+  auto participants = d::ParticipantsFromEntries(in.mode, in.entries);
+  const d::Uuid award_id = d::UuidV5(kDerivedIdNamespace, "award/" + lid);
+  absl::StatusOr<lottery::v1::AwardCreated> award =
+      participants.ok() ? d::DrawAward(award_id, in.lottery_id, in.game_id, in.seed, in.mode, *participants,
+                                       in.policy, in.bps, now)
+                        : absl::StatusOr<lottery::v1::AwardCreated>(participants.status());
+  if (!award.ok()) {
+    // Bad data in a stored lottery: leave it started (visible, retried later), keep ingesting.
+    spdlog::error("draw of lottery {} failed: {}", lid, award.status().ToString());
+    ++result.draw_failures;
+    return std::nullopt;
+  }
+  if (in.emit_started) {
+    auto started = d::BuildLotteryStarted(in.lottery_id, in.game_id, *participants, d::EntriesDigest(*participants), now);
+    ASSIGN_OR_RETURN(OutboxRow row,
+                     EventRow(options, started, d::UuidV5(kDerivedIdNamespace, "lotteryStarted/" + lid), "lottery",
+                              lid, "lotteryStarted", options.lottery_topic));
+    outbox.push_back(std::move(row));
+  }
+  ASSIGN_OR_RETURN(OutboxRow row,
+                   EventRow(options, *award, d::UuidV5(kDerivedIdNamespace, "awardCreated/" + lid), "lottery_award",
+                            award->player_id(), "lotteryAwardCreated", options.award_topic));
+  outbox.push_back(std::move(row));
+  ++result.lotteries_finished;
+  ++result.awards;
+  ASSIGN_OR_RETURN(d::Uuid winner, d::ParseUuid(award->player_id()));
+  return DrawOutput{winner, award_id, award->win_sum_minor()};
+}
+
 absl::Status DrawLotteries(PGconn* conn, const std::vector<d::Uuid>& ids,
                            const std::set<d::Uuid>& emit_started, const IngestOptions& options,
                            std::vector<OutboxRow>& outbox, BatchResult& result) {
@@ -140,54 +173,29 @@ absl::Status DrawLotteries(PGconn* conn, const std::vector<d::Uuid>& ids,
   }
 
   ArrayLiteral fin_ids, winners, award_ids, award_lotteries, award_players, award_sums;
-  const absl::Time now = absl::Now();
   for (int i = 0; i < PQntuples(lotteries.get()); ++i) {
     const PGresult* r = lotteries.get();
     if (pg::Value(r, i, 6) != "started") continue;  // drawn meanwhile (recovery race)
-    ASSIGN_OR_RETURN(d::Uuid lottery_id, UuidCell(r, i, 0));
-    ASSIGN_OR_RETURN(d::Uuid game_id, UuidCell(r, i, 1));
-    ASSIGN_OR_RETURN(d::DrawMode mode, d::ParseDrawMode(pg::Value(r, i, 2)));
-    ASSIGN_OR_RETURN(d::PrizePolicy policy, d::ParsePrizePolicy(pg::Value(r, i, 3)));
-    uint32_t bps = static_cast<uint32_t>(std::stoul(std::string(pg::Value(r, i, 4))));
+    DrawInput in;
+    ASSIGN_OR_RETURN(in.lottery_id, UuidCell(r, i, 0));
+    ASSIGN_OR_RETURN(in.game_id, UuidCell(r, i, 1));
+    ASSIGN_OR_RETURN(in.mode, d::ParseDrawMode(pg::Value(r, i, 2)));
+    ASSIGN_OR_RETURN(in.policy, d::ParsePrizePolicy(pg::Value(r, i, 3)));
+    in.bps = static_cast<uint32_t>(std::stoul(std::string(pg::Value(r, i, 4))));
     ASSIGN_OR_RETURN(std::string seed_bytes, pg::DecodeByteaHex(pg::Value(r, i, 5)));
     if (seed_bytes.size() != 32) return absl::DataLossError("lottery.server_seed is not 32 bytes");
-    d::Seed seed;
-    std::copy(seed_bytes.begin(), seed_bytes.end(), seed.begin());
-    const std::string lid = d::FormatUuid(lottery_id);
-
-    auto participants = d::ParticipantsFromEntries(mode, by_lottery[lottery_id]);
-    const d::Uuid award_id = d::UuidV5(kDerivedIdNamespace, "award/" + lid);
-    absl::StatusOr<lottery::v1::AwardCreated> award =
-        participants.ok() ? d::DrawAward(award_id, lottery_id, game_id, seed, mode, *participants,
-                                         policy, bps, now)
-                          : absl::StatusOr<lottery::v1::AwardCreated>(participants.status());
-    if (!award.ok()) {
-      // Bad data in a stored lottery: leave it started (visible, retried later), keep ingesting.
-      spdlog::error("draw of lottery {} failed: {}", lid, award.status().ToString());
-      ++result.draw_failures;
-      continue;
-    }
-    if (emit_started.count(lottery_id) > 0) {
-      auto started = d::BuildLotteryStarted(lottery_id, game_id, *participants,
-                                            d::EntriesDigest(*participants), now);
-      ASSIGN_OR_RETURN(OutboxRow row,
-                       EventRow(options, started, d::UuidV5(kDerivedIdNamespace, "lotteryStarted/" + lid),
-                                "lottery", lid, "lotteryStarted", options.lottery_topic));
-      outbox.push_back(std::move(row));
-    }
-    ASSIGN_OR_RETURN(OutboxRow row,
-                     EventRow(options, *award, d::UuidV5(kDerivedIdNamespace, "awardCreated/" + lid),
-                              "lottery_award", award->player_id(), "lotteryAwardCreated",
-                              options.award_topic));
-    outbox.push_back(std::move(row));
+    std::copy(seed_bytes.begin(), seed_bytes.end(), in.seed.begin());
+    in.entries = std::move(by_lottery[in.lottery_id]);
+    in.emit_started = emit_started.count(in.lottery_id) > 0;
+    ASSIGN_OR_RETURN(std::optional<DrawOutput> out, DrawInMemory(in, options, outbox, result));
+    if (!out.has_value()) continue;
+    const std::string lid = d::FormatUuid(in.lottery_id);
     fin_ids.Add(lid);
-    winners.Add(award->player_id());
-    award_ids.AddUuid(award_id);
+    winners.AddUuid(out->winner);
+    award_ids.AddUuid(out->award_id);
     award_lotteries.Add(lid);
-    award_players.Add(award->player_id());
-    award_sums.Add(award->win_sum_minor());
-    ++result.lotteries_finished;
-    ++result.awards;
+    award_players.AddUuid(out->winner);
+    award_sums.Add(out->win_sum);
   }
   if (fin_ids.size() == 0) return absl::OkStatus();
   RETURN_IF_ERROR(pg::ExecCommand(

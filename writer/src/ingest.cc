@@ -4,6 +4,7 @@
 #include "lottery/writer/ingest.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -44,14 +45,24 @@ struct PlanLottery {
   d::Uuid id;
   d::Uuid game_id;
   bool is_new = false;
+  bool changed = false;
   int players_needed = 0;
   int player_count = 0;
   int entry_count = 0;
   bool started = false;
-  d::GameRule rule;  // for new lotteries
+  d::GameRule rule;  // mode, policy, bps (players_needed above)
   d::Seed seed{};
   d::Digest commitment{};
+  std::vector<d::Entry> entries;  // all entries in entry_no order (stored ones first)
   absl::flat_hash_set<d::Uuid, UuidHash> players;
+  std::optional<internal::DrawOutput> drawn;
+};
+
+// An entry this batch inserts.
+struct PlannedEntry {
+  const Item* item;
+  const PlanLottery* lottery;
+  int entry_no;
 };
 
 absl::Status Rollback(PGconn* conn) { return pg::ExecCommand(conn, "ROLLBACK"); }
@@ -133,7 +144,6 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
   const std::string game_ids_text = game_ids.Finish();
   std::vector<OutboxRow> outbox;
   std::vector<d::Uuid> to_draw;
-  std::set<d::Uuid> started_here;
 
   if (!games.empty()) {
     RETURN_IF_ERROR(pg::ExecCommand(
@@ -169,35 +179,44 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
 
     ASSIGN_OR_RETURN(pg::ResultPtr open,
                      pg::Exec(conn,
-                              "SELECT id, game_id, players_needed, player_count, entry_count FROM lottery "
+                              "SELECT id, game_id, players_needed, player_count, entry_count, draw_mode, prize_policy, "
+                              "prize_bps, server_seed FROM lottery "
                               "WHERE game_id = ANY($1::uuid[]) AND status = 'in_waiting'",
                               {pg::Param::Text(game_ids_text)}));
-    std::map<d::Uuid, PlanLottery> current;  // game -> its open lottery
-    std::vector<d::Uuid> loaded_ids;
+    std::deque<PlanLottery> lotteries;       // stable addresses
+    std::map<d::Uuid, PlanLottery*> current;  // game -> its open lottery
+    std::map<d::Uuid, PlanLottery*> by_id;
     ArrayLiteral open_ids;
     for (int i = 0; i < PQntuples(open.get()); ++i) {
       const PGresult* r = open.get();
-      PlanLottery l;
+      PlanLottery& l = lotteries.emplace_back();
       ASSIGN_OR_RETURN(l.id, d::ParseUuid(pg::Value(r, i, 0)));
       ASSIGN_OR_RETURN(l.game_id, d::ParseUuid(pg::Value(r, i, 1)));
       l.players_needed = std::stoi(std::string(pg::Value(r, i, 2)));
       l.player_count = std::stoi(std::string(pg::Value(r, i, 3)));
       l.entry_count = std::stoi(std::string(pg::Value(r, i, 4)));
+      ASSIGN_OR_RETURN(l.rule.mode, d::ParseDrawMode(pg::Value(r, i, 5)));
+      ASSIGN_OR_RETURN(l.rule.policy, d::ParsePrizePolicy(pg::Value(r, i, 6)));
+      l.rule.bps = static_cast<uint32_t>(std::stoul(std::string(pg::Value(r, i, 7))));
+      ASSIGN_OR_RETURN(std::string seed, pg::DecodeByteaHex(pg::Value(r, i, 8)));
+      if (seed.size() != l.seed.size()) return absl::DataLossError("lottery.server_seed is not 32 bytes");
+      std::copy(seed.begin(), seed.end(), l.seed.begin());
       open_ids.AddUuid(l.id);
-      current[l.game_id] = std::move(l);
+      current[l.game_id] = &l;
+      by_id[l.id] = &l;
     }
-    std::map<d::Uuid, d::Uuid> game_of_open;
-    for (auto& [g, l] : current) game_of_open[l.id] = g;
     if (open_ids.size() > 0) {
-      ASSIGN_OR_RETURN(pg::ResultPtr players,
+      ASSIGN_OR_RETURN(pg::ResultPtr prior,
                        pg::Exec(conn,
-                                "SELECT DISTINCT lottery_id, player_id FROM lottery_entry "
-                                "WHERE lottery_id = ANY($1::uuid[])",
+                                "SELECT lottery_id, player_id, stake FROM lottery_entry "
+                                "WHERE lottery_id = ANY($1::uuid[]) ORDER BY lottery_id, entry_no",
                                 {pg::Param::Text(open_ids.Finish())}));
-      for (int i = 0; i < PQntuples(players.get()); ++i) {
-        ASSIGN_OR_RETURN(d::Uuid lid, d::ParseUuid(pg::Value(players.get(), i, 0)));
-        ASSIGN_OR_RETURN(d::Uuid pid, d::ParseUuid(pg::Value(players.get(), i, 1)));
-        current[game_of_open[lid]].players.insert(pid);
+      for (int i = 0; i < PQntuples(prior.get()); ++i) {
+        ASSIGN_OR_RETURN(d::Uuid lid, d::ParseUuid(pg::Value(prior.get(), i, 0)));
+        ASSIGN_OR_RETURN(d::Uuid pid, d::ParseUuid(pg::Value(prior.get(), i, 1)));
+        PlanLottery* l = by_id[lid];
+        l->entries.push_back(d::Entry{pid, std::stoll(std::string(pg::Value(prior.get(), i, 2)))});
+        l->players.insert(pid);
       }
     }
     // Started lotteries of these games left undrawn (older version, failed draw).
@@ -222,27 +241,23 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       seen.insert(id);
     }
 
-    // --- Plan: per game in lock order, stakes in consumption order.
+    // --- Plan: per game in lock order, stakes in consumption order. A lottery that fills is
+    // drawn right here, in memory, so its rows are written once in their final state.
     std::map<d::Uuid, std::vector<const Item*>> by_game;
     for (const Item& it : stakes) by_game[it.stake.game_id].push_back(&it);
-    std::vector<PlanLottery> touched;  // loaded-and-changed or new, in creation order
-    ArrayLiteral e_id, e_lottery, e_player, e_game, e_stake, e_status, e_no, e_topic, e_part, e_off;
+    std::vector<PlannedEntry> planned;
+    planned.reserve(stakes.size());
+    const absl::Time now = absl::Now();
     for (const auto& [key, game] : games) {
-      std::optional<PlanLottery> cur;
-      if (auto f = current.find(game); f != current.end()) cur = std::move(f->second);
-      bool cur_changed = false;
-      auto flush = [&]() {
-        if (cur.has_value() && (cur->is_new || cur_changed)) touched.push_back(std::move(*cur));
-        cur.reset();
-        cur_changed = false;
-      };
+      PlanLottery* cur = nullptr;
+      if (auto f = current.find(game); f != current.end()) cur = f->second;
       for (const Item* it : by_game[game]) {
         if (!seen.insert(it->stake.event_id).second) {
           ++result.duplicates;
           continue;
         }
-        if (!cur.has_value()) {
-          PlanLottery l;
+        if (cur == nullptr) {
+          PlanLottery& l = lotteries.emplace_back();
           l.id = d::NewRandomUuid();
           l.game_id = game;
           l.is_new = true;
@@ -251,52 +266,61 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
           l.players_needed = l.rule.players_needed;
           ASSIGN_OR_RETURN(l.seed, d::GenerateSeed());
           l.commitment = d::Commitment(l.seed);
-          cur = std::move(l);
+          const std::string lid = d::FormatUuid(l.id);
+          ASSIGN_OR_RETURN(OutboxRow row,
+                           internal::EventRow(options, d::BuildLotteryCreated(l.id, l.game_id, l.commitment, l.rule, now),
+                                              d::UuidV5(kDerivedIdNamespace, "lotteryCreated/" + lid), "lottery", lid,
+                                              "lotteryCreated", options.lottery_topic));
+          outbox.push_back(std::move(row));
+          cur = &l;
           ++result.lotteries_opened;
         }
-        cur_changed = true;
+        cur->changed = true;
         if (cur->players.insert(it->stake.player_id).second) ++cur->player_count;
-        ++cur->entry_count;
-        const bool starts = cur->player_count >= cur->players_needed;
-        e_id.AddUuid(it->stake.event_id);
-        e_lottery.AddUuid(cur->id);
-        e_player.AddUuid(it->stake.player_id);
-        e_game.AddUuid(game);
-        e_stake.Add(it->stake.stake_minor);
-        e_status.Add(starts || cur->started ? "started" : "in_waiting");
-        e_no.Add(cur->entry_count);
-        e_topic.Add(it->msg->topic);
-        e_part.Add(it->msg->partition);
-        e_off.Add(it->msg->offset);
+        cur->entries.push_back(d::Entry{it->stake.player_id, it->stake.stake_minor});
+        planned.push_back(PlannedEntry{it, cur, ++cur->entry_count});
         ++result.entries;
-        if (starts) {
+        if (cur->player_count >= cur->players_needed) {
           cur->started = true;
-          started_here.insert(cur->id);
-          to_draw.push_back(cur->id);
           ++result.lotteries_started;
-          flush();
+          internal::DrawInput in{cur->id, cur->game_id, cur->rule.mode, cur->rule.policy, cur->rule.bps,
+                                 cur->seed, cur->entries, /*emit_started=*/true};
+          ASSIGN_OR_RETURN(cur->drawn, internal::DrawInMemory(in, options, outbox, result));
+          cur = nullptr;  // the next stake of this game opens the next lottery
         }
       }
-      flush();
     }
 
-    // --- Write: loaded lotteries first (so a started one leaves the unique index before a new
-    // one of the same game enters it), then new lotteries, then entries.
-    ArrayLiteral u_id, u_pc, u_ec, u_st;
+    // --- Write: loaded lotteries first (so one that started leaves the unique index before a
+    // new one of the same game enters it), then new lotteries, then entries and awards.
+    auto status_of = [](const PlanLottery& l) {
+      return l.drawn.has_value() ? "finished" : l.started ? "started" : "in_waiting";
+    };
+    ArrayLiteral u_id, u_pc, u_ec, u_st, w_lottery, w_winner;
     ArrayLiteral n_id, n_game, n_st, n_needed, n_pc, n_ec, n_mode, n_policy, n_bps, n_seed, n_commit;
-    const absl::Time now = absl::Now();
-    for (const PlanLottery& l : touched) {
-      const char* status = l.started ? "started" : "in_waiting";
+    ArrayLiteral a_id, a_lottery, a_player, a_sum;
+    for (const PlanLottery& l : lotteries) {
+      if (!l.changed) continue;
+      if (l.drawn.has_value()) {
+        a_id.AddUuid(l.drawn->award_id);
+        a_lottery.AddUuid(l.id);
+        a_player.AddUuid(l.drawn->winner);
+        a_sum.Add(l.drawn->win_sum);
+      }
       if (!l.is_new) {
         u_id.AddUuid(l.id);
         u_pc.Add(l.player_count);
         u_ec.Add(l.entry_count);
-        u_st.Add(status);
+        u_st.Add(status_of(l));
+        if (l.drawn.has_value()) {
+          w_lottery.AddUuid(l.id);
+          w_winner.AddUuid(l.drawn->winner);
+        }
         continue;
       }
       n_id.AddUuid(l.id);
       n_game.AddUuid(l.game_id);
-      n_st.Add(status);
+      n_st.Add(status_of(l));
       n_needed.Add(l.players_needed);
       n_pc.Add(l.player_count);
       n_ec.Add(l.entry_count);
@@ -306,19 +330,13 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       n_seed.AddBytea(std::string_view(reinterpret_cast<const char*>(l.seed.data()), l.seed.size()));
       n_commit.AddBytea(
           std::string_view(reinterpret_cast<const char*>(l.commitment.data()), l.commitment.size()));
-      const std::string lid = d::FormatUuid(l.id);
-      ASSIGN_OR_RETURN(OutboxRow row,
-                       internal::EventRow(options,
-                                          d::BuildLotteryCreated(l.id, l.game_id, l.commitment, l.rule, now),
-                                          d::UuidV5(kDerivedIdNamespace, "lotteryCreated/" + lid), "lottery",
-                                          lid, "lotteryCreated", options.lottery_topic));
-      outbox.push_back(std::move(row));
     }
     if (u_id.size() > 0) {
       RETURN_IF_ERROR(pg::ExecCommand(
           conn,
           "UPDATE lottery l SET player_count = u.pc, entry_count = u.ec, status = u.st, "
-          "started_at = CASE WHEN u.st = 'started' THEN now() END "
+          "started_at = CASE WHEN u.st <> 'in_waiting' THEN now() END, "
+          "finished_at = CASE WHEN u.st = 'finished' THEN now() END "
           "FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[]) AS u(id, pc, ec, st) WHERE l.id = u.id",
           {pg::Param::Text(u_id.Finish()), pg::Param::Text(u_pc.Finish()), pg::Param::Text(u_ec.Finish()),
            pg::Param::Text(u_st.Finish())}));
@@ -327,8 +345,9 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       RETURN_IF_ERROR(pg::ExecCommand(
           conn,
           "INSERT INTO lottery (id, game_id, status, players_needed, player_count, entry_count, draw_mode, "
-          "prize_policy, prize_bps, server_seed, commitment, started_at) "
-          "SELECT id, g, st, pn, pc, ec, dm, pp, bps, seed, cm, CASE WHEN st = 'started' THEN now() END "
+          "prize_policy, prize_bps, server_seed, commitment, started_at, finished_at) "
+          "SELECT id, g, st, pn, pc, ec, dm, pp, bps, seed, cm, CASE WHEN st <> 'in_waiting' THEN now() END, "
+          "CASE WHEN st = 'finished' THEN now() END "
           "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::int[], $7::text[], "
           "$8::text[], $9::int[], $10::bytea[], $11::bytea[]) AS u(id, g, st, pn, pc, ec, dm, pp, bps, seed, cm)",
           {pg::Param::Text(n_id.Finish()), pg::Param::Text(n_game.Finish()), pg::Param::Text(n_st.Finish()),
@@ -336,7 +355,32 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
            pg::Param::Text(n_mode.Finish()), pg::Param::Text(n_policy.Finish()), pg::Param::Text(n_bps.Finish()),
            pg::Param::Text(n_seed.Finish()), pg::Param::Text(n_commit.Finish())}));
     }
-    if (e_id.size() > 0) {
+    if (w_lottery.size() > 0) {
+      // Stored entries of loaded lotteries drawn here (this batch's entries are inserted final).
+      RETURN_IF_ERROR(pg::ExecCommand(
+          conn,
+          "UPDATE lottery_entry e SET status = CASE WHEN e.player_id = u.w THEN 'winner' ELSE 'finished' END "
+          "FROM unnest($1::uuid[], $2::uuid[]) AS u(l, w) WHERE e.lottery_id = u.l",
+          {pg::Param::Text(w_lottery.Finish()), pg::Param::Text(w_winner.Finish())}));
+    }
+    if (!planned.empty()) {
+      ArrayLiteral e_id, e_lottery, e_player, e_game, e_stake, e_status, e_no, e_topic, e_part, e_off;
+      for (const PlannedEntry& pe : planned) {
+        const PlanLottery& l = *pe.lottery;
+        const Stake& st = pe.item->stake;
+        e_id.AddUuid(st.event_id);
+        e_lottery.AddUuid(l.id);
+        e_player.AddUuid(st.player_id);
+        e_game.AddUuid(st.game_id);
+        e_stake.Add(st.stake_minor);
+        e_status.Add(l.drawn.has_value() ? (l.drawn->winner == st.player_id ? "winner" : "finished")
+                     : l.started         ? "started"
+                                         : "in_waiting");
+        e_no.Add(pe.entry_no);
+        e_topic.Add(pe.item->msg->topic);
+        e_part.Add(pe.item->msg->partition);
+        e_off.Add(pe.item->msg->offset);
+      }
       ASSIGN_OR_RETURN(
           pg::ResultPtr inserted,
           pg::Exec(conn,
@@ -350,16 +394,24 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
                     pg::Param::Text(e_stake.Finish()), pg::Param::Text(e_status.Finish()),
                     pg::Param::Text(e_no.Finish()), pg::Param::Text(e_topic.Finish()),
                     pg::Param::Text(e_part.Finish()), pg::Param::Text(e_off.Finish())}));
-      if (std::stoll(std::string(pg::Value(inserted.get(), 0, 0))) != static_cast<int64_t>(e_id.size())) {
+      if (std::stoll(std::string(pg::Value(inserted.get(), 0, 0))) != static_cast<int64_t>(planned.size())) {
         // The same event id arrived for another game through another writer meanwhile: the
         // plan's counts are off. Redo: the id is then seen as a duplicate.
         return absl::AbortedError("entry id inserted concurrently under another game; redo");
       }
     }
+    if (a_id.size() > 0) {
+      RETURN_IF_ERROR(pg::ExecCommand(
+          conn,
+          "INSERT INTO lottery_award (id, lottery_id, player_id, win_sum) "
+          "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[])",
+          {pg::Param::Text(a_id.Finish()), pg::Param::Text(a_lottery.Finish()), pg::Param::Text(a_player.Finish()),
+           pg::Param::Text(a_sum.Finish())}));
+    }
   }
 
-  // --- Draws of everything started (here, or left started).
-  RETURN_IF_ERROR(internal::DrawLotteries(conn, to_draw, started_here, options, outbox, result));
+  // --- Lotteries of these games left started by an older version or a failed draw.
+  RETURN_IF_ERROR(internal::DrawLotteries(conn, to_draw, {}, options, outbox, result));
 
   // --- Rejections: rejected_stake rows and DLQ outbox rows carrying the original bytes.
   if (!rejections.empty()) {

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -11,6 +12,8 @@
 
 #include "absl/status/status.h"
 #include "google/protobuf/message.h"
+#include "lottery/domain/draw.h"
+#include "lottery/domain/prize.h"
 #include "lottery/domain/uuid.h"
 #include "lottery/writer/ingest.h"
 
@@ -56,6 +59,27 @@ absl::Status InsertOutbox(PGconn* conn, const std::vector<OutboxRow>& rows);
 
 // The advisory lock key of a game: its first 8 bytes as int64.
 int64_t GameLockKey(const lottery::domain::Uuid& game);
+
+// A started lottery with everything its draw needs.
+struct DrawInput {
+  lottery::domain::Uuid lottery_id, game_id;
+  lottery::domain::DrawMode mode = lottery::domain::DrawMode::kUniform;
+  lottery::domain::PrizePolicy policy = lottery::domain::PrizePolicy::kWinnerStake;
+  uint32_t bps = 0;
+  lottery::domain::Seed seed{};
+  std::vector<lottery::domain::Entry> entries;  // entry_no order
+  bool emit_started = false;                    // also write the LotteryStarted outbox row
+};
+struct DrawOutput {
+  lottery::domain::Uuid winner;
+  lottery::domain::Uuid award_id;
+  int64_t win_sum = 0;
+};
+
+// Draws in memory and appends the outbox rows (LotteryStarted if asked, AwardCreated). nullopt
+// when the domain refuses the draw (counted in draw_failures; the lottery stays started).
+absl::StatusOr<std::optional<DrawOutput>> DrawInMemory(const DrawInput& in, const IngestOptions& options,
+                                                       std::vector<OutboxRow>& outbox, BatchResult& result);
 
 // Draws the given started lotteries inside the caller's transaction: lottery -> finished,
 // entries -> winner/finished, one lottery_award, the AwardCreated outbox row; for lotteries in
