@@ -251,6 +251,8 @@ absl::Status Relay::SendStatus(bool reply_requested) {
   if (!repl_) return absl::OkStatus();
   Lsn flush = tracker_->confirmable();
   RETURN_IF_ERROR(repl_->SendStatus(std::max(received_, flush), flush, flush, reply_requested));
+  spdlog::debug("status update: write {} flush {}{}", FormatLsn(std::max(received_, flush)),
+                FormatLsn(flush), reply_requested ? " (reply requested)" : "");
   last_status_ = absl::Now();
   metrics_.confirmed_lsn.Set(static_cast<double>(flush));
   metrics_.lag_bytes.Set(received_ > flush ? static_cast<double>(received_ - flush) : 0.0);
@@ -435,7 +437,7 @@ absl::Status Relay::Run() {
   absl::Duration backoff = absl::Milliseconds(100);
   while (true) {
     absl::StatusOr<SessionEnd> end = Stream();
-    ready_.store(false);
+    if (ready_.exchange(false)) backoff = absl::Milliseconds(100);  // it streamed: fresh start
     if (end.ok()) {
       // SIGTERM or a stop condition: publish what is buffered (whole PG transactions only),
       // confirm it, and leave.

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "gmock/gmock.h"
+#include "httplib.h"
 #include "gtest/gtest.h"
 #include "lottery/common/testing/status_matchers.h"
 #include "relay_test_util.h"
@@ -145,6 +146,56 @@ TEST(RelayE2eTest, TrafficOutsideThePublicationIsNotPublishedAndDoesNotPinWal) {
       << "confirmed_flush_lsn " << FormatLsn(w.ConfirmedFlush()) << " stuck below "
       << FormatLsn(after_traffic) << "\n"
       << w.Log("relay");
+  relay->Kill(SIGTERM);
+  EXPECT_EQ(relay->Wait(std::chrono::seconds(20)), 0) << w.Log("relay");
+  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+}
+
+TEST(RelayE2eTest, SurvivesItsReplicationConnectionBeingKilledAndServesMetrics) {
+  RelayWorld w;
+  int port = 20000 + static_cast<int>(getpid() % 20000);
+  auto relay = w.StartRelay("relay", {"--log-level", "debug", "--metrics-addr", absl::StrCat("127.0.0.1:", port)});
+  ASSERT_TRUE(WaitFor([&] { return w.SlotExists(); }, std::chrono::seconds(30))) << w.Log("relay");
+  httplib::Client http("127.0.0.1", port);
+  ASSERT_TRUE(WaitFor([&] { auto r = http.Get("/readyz"); return r && r->status == 200; },
+                      std::chrono::seconds(30)))
+      << w.Log("relay");
+
+  std::atomic<bool> stop{false};
+  std::vector<std::string> ids;
+  std::thread writer([&] {
+    auto conn = w.db.Connect();
+    for (int i = 0; !stop.load(); ++i) {
+      auto got = InsertOutbox(conn.get(), w.topic, {absl::StrCat("k", i % 5)}, {absl::StrCat(i)});
+      ids.insert(ids.end(), got.begin(), got.end());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  auto admin = w.db.Connect();
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    // PostgreSQL drops the walsender (as on a restart or network cut): reconnect and resume.
+    ASSERT_OK(pg::ExecCommand(admin.get(),
+                              "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                              "WHERE slot_name = $1 AND active_pid IS NOT NULL",
+                              {pg::Param::Text(w.slot)}));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(w.WaitUntilCaughtUp()) << w.Log("relay");
+  EXPECT_TRUE(relay->Running()) << w.Log("relay");
+
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("lottery_relay_events_published_total"));
+  EXPECT_THAT(metrics->body, HasSubstr("lottery_relay_kafka_commit_seconds_bucket"));
+  EXPECT_THAT(metrics->body, HasSubstr("lottery_relay_slot_retained_wal_bytes"));
+  EXPECT_THAT(metrics->body, ::testing::Not(HasSubstr("lottery_relay_reconnects_total 0\n")));
+  auto health = http.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+
   relay->Kill(SIGTERM);
   EXPECT_EQ(relay->Wait(std::chrono::seconds(20)), 0) << w.Log("relay");
   ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
