@@ -31,7 +31,7 @@ echo "writer bench: producing $COUNT stakes to $topic" >&2
 "$BIN/lottery-writer-bench" produce --topic "$topic" --count "$COUNT" --games 100 --players 5000
 
 echo "writer bench: ingesting" >&2
-/usr/bin/time -f "%M" -o "$work/rss_kb" "$BIN/lottery-writer" --pg-dsn "$dsn" --stake-topic "$topic" \
+/usr/bin/time -f "%M %U %S %e" -o "$work/rss_kb" "$BIN/lottery-writer" --pg-dsn "$dsn" --stake-topic "$topic" \
   --consumer-group "$tag" --players-per-lottery 10 --batch-size "$BATCH" --batch-linger-ms 100 \
   --metrics-addr off --max-messages "$COUNT" --exit-when-idle 30000 2>"$work/writer.log"
 summary=$(grep -o 'summary .*' "$work/writer.log" | tail -1)
@@ -43,7 +43,8 @@ records=$(field records)
 [ "$records" = "$COUNT" ] || { echo "writer bench: writer committed $records of $COUNT" >&2; exit 1; }
 entries=$(psql "$dsn" -Atc "SELECT count(*) FROM lottery_entry")
 awards=$(psql "$dsn" -Atc "SELECT count(*) FROM lottery_award")
-rss_mb=$(( $(cat "$work/rss_kb") / 1024 ))
+read -r rss_kb cpu_user cpu_sys wall <"$work/rss_kb"; rss_mb=$(( rss_kb / 1024 ))
+echo "writer bench: writer cpu user ${cpu_user}s sys ${cpu_sys}s wall ${wall}s" >&2
 
 echo "writer bench: COPY of $COUNT rows" >&2
 copy=$("$BIN/lottery-writer-bench" copy --pg-dsn "$dsn" --count "$COUNT" | awk '/copy_rows_per_s/ {print $2}')
