@@ -193,6 +193,48 @@ TEST(Recovery, AwardTopicRecreatedThenRecoverFromSeq) {
   EXPECT_FALSE(live.empty());
 }
 
+TEST(Recovery, RecoverKilledMidwayIsRerunWithoutRepeating) {
+  Scenario s("rrerun");
+  auto conn = s.db().Connect();
+  const std::string topic = UniqueName("rrerun_award");
+  ASSERT_OK(kafka::CreateTopics(lottery::testing::KafkaBootstrap(), {{topic, 3}}));
+  s.Drain();
+  std::vector<std::string> ids = InsertRows(conn.get(), topic, 400, 5);
+  auto relay = s.StartRelay();
+  std::string end = s.db().Scalar("SELECT pg_current_wal_lsn()");
+  ASSERT_TRUE(WaitFor([&] {
+    return s.db().Scalar("SELECT confirmed_flush_lsn >= '" + end + "' FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") == "t";
+  }, std::chrono::seconds(60)));
+  ASSERT_OK(kafka::DeleteTopics(lottery::testing::KafkaBootstrap(), {topic}));
+  ASSERT_TRUE(WaitFor([&] {
+    return kafka::CreateTopics(lottery::testing::KafkaBootstrap(), {{topic, 3}}).ok() &&
+           ReadAllCommitted({topic}, std::chrono::seconds(10)).empty();
+  }, std::chrono::seconds(60)));
+
+  // First run: small Kafka transactions, killed once it started publishing.
+  std::string log = s.NextLog("recover1");
+  {
+    Process first({lottery::testing::BinaryPath("lottery-cdc-relay"), "recover", "--from-seq", "1",
+                   "--batch", "2"},
+                  s.Env(), log);
+    ASSERT_TRUE(WaitFor([&] { return !ReadAllCommitted({topic}, std::chrono::seconds(10)).empty(); },
+                        std::chrono::seconds(60)))
+        << Scenario::ReadFile(log);
+    first.Kill(SIGKILL);
+    first.Wait(std::chrono::seconds(10));
+  }
+  std::string out;
+  ASSERT_EQ(s.Cli({"recover", "--from-seq", "1"}, &out), 0) << out;
+  relay->Kill(SIGTERM);
+  ASSERT_EQ(relay->Wait(std::chrono::seconds(30)), 0);
+  std::vector<Record> records = ReadAllCommitted({topic});
+  ExpectEachExactlyOnce(records, ids);
+  absl::flat_hash_map<std::string, int> by_run;
+  for (const Record& r : records) ++by_run[r.Header("recovery-run").value_or("")];
+  EXPECT_EQ(by_run.size(), 2u) << "both runs published part of it (the first was killed midway)";
+  EXPECT_EQ(by_run.count(""), 0u);
+}
+
 TEST(Recovery, SlotDroppedThenRecoverSlotLost) {
   Scenario s("rlost");
   const std::string topic = UniqueName("rlost_t");
