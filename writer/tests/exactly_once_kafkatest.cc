@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "lottery/testing/stack.h"
 #include "writer_test_util.h"
 
@@ -250,6 +251,56 @@ TEST(WriterKafka, SigtermFinishesTheBatchAndExitsZero) {
   EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery_entry e JOIN consumer_offset c ON c.topic = e.source_topic "
                       "AND c.partition = e.source_partition WHERE e.source_offset >= c.next_offset"), 0)
       << "an entry beyond the committed offset";
+  ExpectInvariants(db);
+}
+
+}  // namespace
+}  // namespace lottery::writer
+
+namespace lottery::writer {
+namespace {
+
+TEST(WriterKafka, MetricsHealthAndReadiness) {
+  TestDatabase db("wk");
+  const std::string topic = UniqueName("stakes"), group = UniqueName("grp");
+  testing::CreateTopic(topic);
+  const std::string game = NewId();
+  std::vector<OutRecord> records;
+  for (int i = 0; i < 20; ++i) records.push_back(StakeRecord(topic, NewId(), NewId(), game, "1"));
+  records.push_back(records[0]);                                            // a duplicate
+  records.push_back(StakeRecord(topic, NewId(), "bad", game, "1"));         // a rejection
+  records.push_back(StakeRecord(topic, NewId(), NewId(), game, "1"));
+  records.back().value = R"({"message":{"eventType":"player.other"}})";  // a skip
+  lottery::testing::ProduceAll(records);
+  const int port = 30000 + getpid() % 20000;
+  auto p = testing::StartWriter(db.dsn(), topic, group,
+                                {"--metrics-addr", absl::StrCat("127.0.0.1:", port), "--players-per-lottery", "10"},
+                                "metrics");
+  httplib::Client http("127.0.0.1", port);
+  ASSERT_TRUE(WaitFor([&] { auto r = http.Get("/healthz"); return r && r->status == 200; }, 20s));
+  ASSERT_TRUE(WaitFor([&] { auto r = http.Get("/readyz"); return r && r->status == 200; }, 20s));
+  auto metric = [&](const std::string& name) -> std::string {
+    auto r = http.Get("/metrics");
+    if (!r) return "";
+    size_t pos = r->body.find("\n" + name + " ");
+    if (pos == std::string::npos) return "";
+    size_t end = r->body.find('\n', pos + 1);
+    return r->body.substr(pos + name.size() + 2, end - pos - name.size() - 2);
+  };
+  ASSERT_TRUE(WaitFor([&] { return metric("lottery_writer_consumed_total") == "23"; }, 60s))
+      << metric("lottery_writer_consumed_total");
+  EXPECT_EQ(metric("lottery_writer_entries_total"), "20");
+  EXPECT_EQ(metric("lottery_writer_duplicates_total"), "1");
+  EXPECT_EQ(metric("lottery_writer_rejected_total"), "1");
+  EXPECT_EQ(metric("lottery_writer_skipped_total"), "1");
+  EXPECT_EQ(metric("lottery_writer_lotteries_finished_total"), "2");
+  EXPECT_EQ(metric("lottery_writer_awards_total"), "2");
+  EXPECT_EQ(metric("lottery_writer_consumer_lag"), "0");
+  EXPECT_NE(metric("lottery_writer_transaction_seconds_count"), "");
+  p->Kill(SIGTERM);
+  auto code = p->Wait(10s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
   ExpectInvariants(db);
 }
 

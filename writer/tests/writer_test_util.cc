@@ -1,5 +1,7 @@
 #include "writer_test_util.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "lottery/common/kafka.h"
@@ -41,10 +43,12 @@ std::unique_ptr<lottery::testing::Process> StartWriter(const std::string& db_dsn
                                    "--kafka-bootstrap", lottery::testing::KafkaBootstrap(),
                                    "--stake-topic", topic,
                                    "--consumer-group", group,
-                                   "--metrics-addr", "off",
                                    "--kafka-prop", "session.timeout.ms=6000",
                                    "--kafka-prop", "heartbeat.interval.ms=500"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  if (std::find(extra_args.begin(), extra_args.end(), "--metrics-addr") == extra_args.end()) {
+    argv.insert(argv.end(), {"--metrics-addr", "off"});
+  }
   std::string log = absl::StrCat(::testing::TempDir(), "/", log_name, ".log");
   return std::make_unique<lottery::testing::Process>(argv, std::map<std::string, std::string>{}, log);
 }
