@@ -137,24 +137,41 @@ absl::StatusOr<absl::flat_hash_set<std::string>> PublishedIds(const kafka::Prope
   return ids;
 }
 
+absl::StatusOr<CheckpointRecords> ReadCheckpointRecords(const kafka::Properties& props,
+                                                        const std::string& topic,
+                                                        const std::string& slot,
+                                                        absl::Duration timeout) {
+  CheckpointRecords latest;
+  const std::string progress_key = ProgressKey(slot);
+  RETURN_IF_ERROR(ScanTopics(props, {topic}, absl::InfinitePast(), timeout,
+                             [&](const rd_kafka_message_t& m) -> absl::Status {
+    if (m.key == nullptr) return absl::OkStatus();
+    std::string_view key(static_cast<const char*>(m.key), m.key_len);
+    std::string_view value(static_cast<const char*>(m.payload), m.payload ? m.len : 0);
+    if (key == progress_key) {
+      if (m.payload == nullptr) {
+        latest.recovery_progress.reset();
+      } else {
+        latest.recovery_progress = std::string(value);
+      }
+    } else if (key == slot) {
+      if (m.payload == nullptr) {  // tombstone (drop --delete-checkpoint)
+        latest.checkpoint.reset();
+      } else {
+        ASSIGN_OR_RETURN(latest.checkpoint, DecodeCheckpoint(value));
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return latest;
+}
+
 absl::StatusOr<std::optional<Checkpoint>> ReadLatestCheckpoint(const kafka::Properties& props,
                                                                const std::string& topic,
                                                                const std::string& slot,
                                                                absl::Duration timeout) {
-  std::optional<Checkpoint> latest;
-  RETURN_IF_ERROR(ScanTopics(props, {topic}, absl::InfinitePast(), timeout,
-                             [&](const rd_kafka_message_t& m) -> absl::Status {
-    if (m.key == nullptr || std::string_view(static_cast<const char*>(m.key), m.key_len) != slot) {
-      return absl::OkStatus();
-    }
-    if (m.payload == nullptr) {  // tombstone (drop --delete-checkpoint)
-      latest.reset();
-      return absl::OkStatus();
-    }
-    ASSIGN_OR_RETURN(latest, DecodeCheckpoint(std::string_view(static_cast<const char*>(m.payload), m.len)));
-    return absl::OkStatus();
-  }));
-  return latest;
+  ASSIGN_OR_RETURN(CheckpointRecords r, ReadCheckpointRecords(props, topic, slot, timeout));
+  return r.checkpoint;
 }
 
 }  // namespace lottery::cdc::recovery

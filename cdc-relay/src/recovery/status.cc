@@ -77,6 +77,10 @@ void Judge(StatusReport& r, const StatusLimits& limits) {
   }
   r.verdict = Verdict::kHealthy;
   r.reason = absl::StrCat("relay streaming, lag ", r.lag_bytes, " bytes");
+  if (r.recovery_progress && r.recovery_progress->find("\"done\":false") != std::string::npos) {
+    r.verdict = Verdict::kLagging;
+    r.reason = "the last `recover` run did not finish (see recovery:): run it again";
+  }
 }
 
 StatusReport ReadStatus(const std::string& pg_dsn, const kafka::Properties& kafka_props,
@@ -98,12 +102,13 @@ StatusReport ReadStatus(const std::string& pg_dsn, const kafka::Properties& kafk
       res.ok()) {
     r.server_system_id = std::string(pg::Value(res->get(), 0, 0));
   }
-  auto cp = ReadLatestCheckpoint(kafka_props, checkpoint_topic, slot, absl::Seconds(20));
+  auto cp = ReadCheckpointRecords(kafka_props, checkpoint_topic, slot, absl::Seconds(20));
   if (!cp.ok()) {
     r.reason = absl::StrCat("Kafka checkpoint: ", cp.status().message());
     return r;
   }
-  r.checkpoint = *cp;
+  r.checkpoint = cp->checkpoint;
+  r.recovery_progress = cp->recovery_progress;
   if (r.checkpoint && r.checkpoint->commit_time != 0) {
     r.lag_seconds = absl::ToDoubleSeconds(absl::Now() - FromPgMicros(r.checkpoint->commit_time));
   }
@@ -132,6 +137,7 @@ std::string StatusText(const StatusReport& r) {
   } else {
     absl::StrAppend(&out, "checkpoint:  none\n");
   }
+  if (r.recovery_progress) absl::StrAppend(&out, "recovery:    ", *r.recovery_progress, "\n");
   absl::StrAppend(&out, "lag:         ", r.lag_bytes, " bytes");
   if (r.lag_seconds) absl::StrAppend(&out, absl::StrFormat(", last published commit %.1f s ago", *r.lag_seconds));
   absl::StrAppend(&out, "\nverdict:     ", std::string(VerdictName(r.verdict)), ": ", r.reason, "\n");
@@ -154,7 +160,8 @@ std::string StatusJson(const StatusReport& r) {
       ",\"confirmed_flush_lsn\":", JsonQuote(FormatLsn(s.confirmed_flush_lsn)),
       ",\"restart_lsn\":", JsonQuote(FormatLsn(s.restart_lsn)), ",\"wal_status\":", JsonQuote(s.wal_status),
       ",\"retained_wal_bytes\":", s.retained_bytes, "},\"current_wal_lsn\":",
-      JsonQuote(FormatLsn(s.current_wal_lsn)), ",\"checkpoint\":", cp, ",\"lag_bytes\":", r.lag_bytes,
+      JsonQuote(FormatLsn(s.current_wal_lsn)), ",\"checkpoint\":", cp,
+      ",\"recovery\":", r.recovery_progress ? *r.recovery_progress : std::string("null"), ",\"lag_bytes\":", r.lag_bytes,
       ",\"lag_seconds\":", r.lag_seconds ? absl::StrFormat("%.3f", *r.lag_seconds) : std::string("null"),
       "}");
 }

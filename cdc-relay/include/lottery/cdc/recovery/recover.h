@@ -84,6 +84,17 @@ absl::StatusOr<std::optional<Checkpoint>> ReadLatestCheckpoint(const kafka::Prop
                                                                const std::string& slot,
                                                                absl::Duration timeout);
 
+// The checkpoint and the last recovery progress record of `slot` (raw JSON: run_id, mode,
+// consistent_point, last_seq, published, done), both from the checkpoint topic.
+struct CheckpointRecords {
+  std::optional<Checkpoint> checkpoint;
+  std::optional<std::string> recovery_progress;
+};
+absl::StatusOr<CheckpointRecords> ReadCheckpointRecords(const kafka::Properties& props,
+                                                        const std::string& topic,
+                                                        const std::string& slot,
+                                                        absl::Duration timeout);
+
 // Key of the recovery progress record on the checkpoint topic.
 std::string ProgressKey(const std::string& slot);
 
