@@ -35,6 +35,21 @@ void ArrayLiteral::AddBytea(std::string_view bytes) {
   out_.push_back('"');
 }
 
+std::string BinaryArray::Finish() const {
+  std::string out;
+  auto be = [&out](uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((v >> s) & 0xff));
+  };
+  be(n_ == 0 ? 0 : 1);  // ndim
+  be(0);                // no NULLs
+  be(oid_);
+  if (n_ > 0) {
+    be(static_cast<uint32_t>(n_));
+    be(1);  // lower bound
+  }
+  return out + data_;
+}
+
 std::string JsonQuote(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "\"";
@@ -79,25 +94,28 @@ absl::StatusOr<OutboxRow> EventRow(const IngestOptions& options, const google::p
 
 absl::Status InsertOutbox(PGconn* conn, const std::vector<OutboxRow>& rows) {
   if (rows.empty()) return absl::OkStatus();
-  ArrayLiteral id, at, aid, type, topic, ct, payload, headers;
+  using B = BinaryArray;
+  B id(B::kUuid), at(B::kText), aid(B::kText), type(B::kText), topic(B::kText), ct(B::kText), payload(B::kBytea),
+      headers(B::kJsonb);
   for (const OutboxRow& r : rows) {
-    id.Add(r.id);
-    at.Add(r.aggregatetype);
-    aid.Add(r.aggregateid);
-    type.Add(r.type);
-    topic.Add(r.topic);
-    ct.Add(r.content_type);
-    payload.AddBytea(r.payload);
-    headers.Add(r.headers_json);
+    ASSIGN_OR_RETURN(d::Uuid uuid, d::ParseUuid(r.id));
+    id.AddUuid(uuid);
+    at.AddBytes(r.aggregatetype);
+    aid.AddBytes(r.aggregateid);
+    type.AddBytes(r.type);
+    topic.AddBytes(r.topic);
+    ct.AddBytes(r.content_type);
+    payload.AddBytes(r.payload);
+    headers.AddJsonb(r.headers_json);
   }
   return pg::ExecCommand(
       conn,
       "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload, headers) "
       "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
       "$7::bytea[], $8::jsonb[]) ON CONFLICT (id) DO NOTHING",
-      {pg::Param::Text(id.Finish()), pg::Param::Text(at.Finish()), pg::Param::Text(aid.Finish()),
-       pg::Param::Text(type.Finish()), pg::Param::Text(topic.Finish()), pg::Param::Text(ct.Finish()),
-       pg::Param::Text(payload.Finish()), pg::Param::Text(headers.Finish())});
+      {pg::Param::Bytes(id.Finish()), pg::Param::Bytes(at.Finish()), pg::Param::Bytes(aid.Finish()),
+       pg::Param::Bytes(type.Finish()), pg::Param::Bytes(topic.Finish()), pg::Param::Bytes(ct.Finish()),
+       pg::Param::Bytes(payload.Finish()), pg::Param::Bytes(headers.Finish())});
 }
 
 int64_t GameLockKey(const d::Uuid& game) {

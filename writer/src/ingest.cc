@@ -230,11 +230,11 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
     }
 
     // Duplicates: ids already stored, and repeats inside the batch (first one wins).
-    ArrayLiteral stake_ids;
+    internal::BinaryArray stake_ids(internal::BinaryArray::kUuid);
     for (const Item& it : stakes) stake_ids.AddUuid(it.stake.event_id);
     ASSIGN_OR_RETURN(pg::ResultPtr dups,
                      pg::Exec(conn, "SELECT id FROM lottery_entry WHERE id = ANY($1::uuid[])",
-                              {pg::Param::Text(stake_ids.Finish())}));
+                              {pg::Param::Bytes(stake_ids.Finish())}));
     absl::flat_hash_set<d::Uuid, UuidHash> seen;
     for (int i = 0; i < PQntuples(dups.get()); ++i) {
       ASSIGN_OR_RETURN(d::Uuid id, d::ParseUuid(pg::Value(dups.get(), i, 0)));
@@ -364,7 +364,9 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
           {pg::Param::Text(w_lottery.Finish()), pg::Param::Text(w_winner.Finish())}));
     }
     if (!planned.empty()) {
-      ArrayLiteral e_id, e_lottery, e_player, e_game, e_stake, e_status, e_no, e_topic, e_part, e_off;
+      using B = internal::BinaryArray;
+      B e_id(B::kUuid), e_lottery(B::kUuid), e_player(B::kUuid), e_game(B::kUuid), e_stake(B::kInt8),
+          e_status(B::kText), e_no(B::kInt4), e_topic(B::kText), e_part(B::kInt4), e_off(B::kInt8);
       for (const PlannedEntry& pe : planned) {
         const PlanLottery& l = *pe.lottery;
         const Stake& st = pe.item->stake;
@@ -372,14 +374,14 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
         e_lottery.AddUuid(l.id);
         e_player.AddUuid(st.player_id);
         e_game.AddUuid(st.game_id);
-        e_stake.Add(st.stake_minor);
-        e_status.Add(l.drawn.has_value() ? (l.drawn->winner == st.player_id ? "winner" : "finished")
-                     : l.started         ? "started"
-                                         : "in_waiting");
-        e_no.Add(pe.entry_no);
-        e_topic.Add(pe.item->msg->topic);
-        e_part.Add(pe.item->msg->partition);
-        e_off.Add(pe.item->msg->offset);
+        e_stake.AddInt8(st.stake_minor);
+        e_status.AddBytes(l.drawn.has_value() ? (l.drawn->winner == st.player_id ? "winner" : "finished")
+                          : l.started         ? "started"
+                                              : "in_waiting");
+        e_no.AddInt4(pe.entry_no);
+        e_topic.AddBytes(pe.item->msg->topic);
+        e_part.AddInt4(pe.item->msg->partition);
+        e_off.AddInt8(pe.item->msg->offset);
       }
       ASSIGN_OR_RETURN(
           pg::ResultPtr inserted,
@@ -389,11 +391,11 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
                    "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::text[], "
                    "$7::int[], $8::text[], $9::int[], $10::bigint[]) ON CONFLICT (id) DO NOTHING RETURNING 1) "
                    "SELECT count(*) FROM ins",
-                   {pg::Param::Text(e_id.Finish()), pg::Param::Text(e_lottery.Finish()),
-                    pg::Param::Text(e_player.Finish()), pg::Param::Text(e_game.Finish()),
-                    pg::Param::Text(e_stake.Finish()), pg::Param::Text(e_status.Finish()),
-                    pg::Param::Text(e_no.Finish()), pg::Param::Text(e_topic.Finish()),
-                    pg::Param::Text(e_part.Finish()), pg::Param::Text(e_off.Finish())}));
+                   {pg::Param::Bytes(e_id.Finish()), pg::Param::Bytes(e_lottery.Finish()),
+                    pg::Param::Bytes(e_player.Finish()), pg::Param::Bytes(e_game.Finish()),
+                    pg::Param::Bytes(e_stake.Finish()), pg::Param::Bytes(e_status.Finish()),
+                    pg::Param::Bytes(e_no.Finish()), pg::Param::Bytes(e_topic.Finish()),
+                    pg::Param::Bytes(e_part.Finish()), pg::Param::Bytes(e_off.Finish())}));
       if (std::stoll(std::string(pg::Value(inserted.get(), 0, 0))) != static_cast<int64_t>(planned.size())) {
         // The same event id arrived for another game through another writer meanwhile: the
         // plan's counts are off. Redo: the id is then seen as a duplicate.
