@@ -55,9 +55,24 @@ absl::Status TransactionalProducer::Begin() {
   return absl::OkStatus();
 }
 
+void TransactionalProducer::LearnTopic(const std::string& topic) {
+  if (known_topics_.contains(topic)) return;
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  // Best effort: on failure the produce path still works, only the first commit waits longer.
+  if (rd_kafka_metadata(rk_.get(), 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      known_topics_.insert(topic);
+    }
+    rd_kafka_metadata_destroy(md);
+  }
+  rd_kafka_topic_destroy(t);
+}
+
 absl::Status TransactionalProducer::ProduceRecord(
     const std::string& topic, const std::string& key, const std::string& value,
     const std::vector<std::pair<std::string, std::string>>& headers) {
+  LearnTopic(topic);
   rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
   for (const auto& [k, v] : headers) {
     rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(),

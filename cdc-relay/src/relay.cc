@@ -300,6 +300,10 @@ absl::Status Relay::CommitBatch() {
       if (stop_.load() && absl::Now() - first_failure > absl::Seconds(30)) return st;
     }
     metrics_.commit_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    spdlog::debug("Kafka transaction committed: {} events of {} PostgreSQL transactions up to {} "
+                  "in {} ms", tracker_->batch_events(), tracker_->batch_txns(),
+                  FormatLsn(tracker_->batch_end_lsn()),
+                  absl::ToDoubleMilliseconds(absl::Now() - start));
     metrics_.kafka_committed.Inc();
     metrics_.events_published.Inc(tracker_->batch_events());
     metrics_.pg_txns_published.Inc(tracker_->batch_txns());

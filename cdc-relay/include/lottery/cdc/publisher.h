@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -53,8 +54,12 @@ class TransactionalProducer {
   absl::Status ProduceRecord(const std::string& topic, const std::string& key,
                              const std::string& value,
                              const std::vector<std::pair<std::string, std::string>>& headers);
+  // Fetches the metadata of a topic the first time it is produced to: librdkafka would otherwise
+  // wait for its next metadata refresh (~1 s) inside the first commit.
+  void LearnTopic(const std::string& topic);
   kafka::KafkaPtr rk_;
   bool in_transaction_ = false;
+  std::set<std::string> known_topics_;
 };
 
 }  // namespace lottery::cdc
