@@ -278,6 +278,19 @@ TEST(Recovery, SlotDroppedThenRecoverSlotLost) {
   EXPECT_NE(s.Cli({"recover", "--slot-lost"}, &out), 0);
 }
 
+TEST(Recovery, WriterBeforeTheFirstRelayStartRecoverSlotLostPublishesTheTable) {
+  Scenario s("rfirst");
+  auto conn = s.db().Connect();
+  const std::string topic = UniqueName("rfirst_t");
+  std::vector<std::string> ids = InsertRows(conn.get(), topic, 10, 3);  // no slot yet
+  std::string out;
+  ASSERT_EQ(s.Cli({"recover", "--slot-lost"}, &out), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("\"published\":30,"));
+  for (auto& id : InsertRows(conn.get(), topic, 5, 2)) ids.push_back(id);
+  s.Drain();
+  ExpectEachExactlyOnce(ReadAllCommitted({topic}), ids);
+}
+
 TEST(Recovery, DropRefusesActiveSlotUnlessForced) {
   Scenario s("rdrop");
   s.Drain();
