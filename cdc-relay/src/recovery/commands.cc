@@ -40,13 +40,15 @@ CommandMain SetupStatusCommand(CLI::App& command, const CommonOptions& options) 
   };
   auto f = std::make_shared<Flags>();
   command.add_flag("--json", f->json, "one JSON object instead of text");
-  command.add_option("--max-lag-bytes", f->max_lag_bytes,
-                     "lag (server WAL - confirmed_flush_lsn) above which the verdict is lagging")
+  command
+      .add_option("--max-lag-bytes", f->max_lag_bytes,
+                  "lag (server WAL - confirmed_flush_lsn) above which the verdict is lagging")
       ->capture_default_str();
   return [f, &options]() -> int {
     auto props = KafkaProperties(options);
     if (!props.ok()) return Fail(props.status());
-    if (options.pg_dsn.empty()) return Fail(absl::InvalidArgumentError("no --pg-dsn / LOTTERY_PG_DSN"));
+    if (options.pg_dsn.empty())
+      return Fail(absl::InvalidArgumentError("no --pg-dsn / LOTTERY_PG_DSN"));
     spdlog::set_level(spdlog::level::warn);
     StatusReport r = ReadStatus(options.pg_dsn, *props, options.checkpoint_topic, options.slot,
                                 StatusLimits{f->max_lag_bytes});
@@ -76,13 +78,15 @@ CommandMain SetupReplayCommand(CLI::App& command, const CommonOptions& options) 
           "`recover --from-seq`"));
     }
     PeekOptions po{options.slot, options.publication, 0, 0};
-    for (auto [text, lsn] : {std::pair{&f->from_lsn, &po.from_lsn}, std::pair{&f->to_lsn, &po.to_lsn}}) {
+    for (auto [text, lsn] :
+         {std::pair{&f->from_lsn, &po.from_lsn}, std::pair{&f->to_lsn, &po.to_lsn}}) {
       if (text->empty()) continue;
       auto parsed = ParseLsn(*text);
       if (!parsed.ok()) return Fail(parsed.status());
       *lsn = *parsed;
     }
-    if (options.pg_dsn.empty()) return Fail(absl::InvalidArgumentError("no --pg-dsn / LOTTERY_PG_DSN"));
+    if (options.pg_dsn.empty())
+      return Fail(absl::InvalidArgumentError("no --pg-dsn / LOTTERY_PG_DSN"));
     auto conn = pg::Connect(options.pg_dsn);
     if (!conn.ok()) return Fail(conn.status());
     auto events = PeekSlotEvents(conn->get(), po);
@@ -135,18 +139,23 @@ CommandMain SetupRecoverCommand(CLI::App& command, const CommonOptions& options)
                                       "republish outbox rows with seq >= N that Kafka lost");
   auto* since = command.add_option("--since", f->since,
                                    "republish outbox rows with created_at >= TIME (timestamptz)");
-  auto* slot_lost = command.add_flag("--slot-lost", f->slot_lost,
-                                     "re-create a dropped/invalidated slot and publish what it missed");
+  auto* slot_lost =
+      command.add_flag("--slot-lost", f->slot_lost,
+                       "re-create a dropped/invalidated slot and publish what it missed");
   slot_lost->excludes(from_seq)->excludes(since);
-  command.add_option("--window", f->window,
-                     "--slot-lost: candidates are rows created after checkpoint time - WINDOW "
-                     "(e.g. 30m, 2h), or `all`")
+  command
+      .add_option("--window", f->window,
+                  "--slot-lost: candidates are rows created after checkpoint time - WINDOW "
+                  "(e.g. 30m, 2h), or `all`")
       ->capture_default_str();
-  command.add_option("--skew", f->skew, "clock skew allowed between PostgreSQL and Kafka timestamps")
+  command
+      .add_option("--skew", f->skew, "clock skew allowed between PostgreSQL and Kafka timestamps")
       ->capture_default_str();
-  command.add_option("--batch", f->batch, "--from-seq: events per Kafka transaction")->capture_default_str();
-  command.add_option("--wait-for-relay", f->wait,
-                     "--from-seq: how long to wait for the running relay to reach the snapshot")
+  command.add_option("--batch", f->batch, "--from-seq: events per Kafka transaction")
+      ->capture_default_str();
+  command
+      .add_option("--wait-for-relay", f->wait,
+                  "--from-seq: how long to wait for the running relay to reach the snapshot")
       ->capture_default_str();
   command.add_option("--run-id", f->run_id, "reuse the id of a crashed run (recovery-run header)");
   return [f, &options]() -> int {
@@ -169,20 +178,24 @@ CommandMain SetupRecoverCommand(CLI::App& command, const CommonOptions& options)
       o.window.reset();
     } else {
       absl::Duration d;
-      if (!duration(f->window, d)) return Fail(absl::InvalidArgumentError("--window: e.g. 1h, 30m or all"));
+      if (!duration(f->window, d))
+        return Fail(absl::InvalidArgumentError("--window: e.g. 1h, 30m or all"));
       o.window = d;
     }
     if (!duration(f->skew, o.skew)) return Fail(absl::InvalidArgumentError("--skew: e.g. 5m"));
-    if (!duration(f->wait, o.wait_for_relay)) return Fail(absl::InvalidArgumentError("--wait-for-relay: e.g. 2m"));
+    if (!duration(f->wait, o.wait_for_relay))
+      return Fail(absl::InvalidArgumentError("--wait-for-relay: e.g. 2m"));
     o.batch = f->batch;
     o.run_id = f->run_id;
     if (o.pg_dsn.empty()) return Fail(absl::InvalidArgumentError("no --pg-dsn / LOTTERY_PG_DSN"));
     auto r = Recover(o);
     if (!r.ok()) return Fail(r.status());
-    std::cout << "{\"run_id\":" << JsonQuote(r->run_id) << ",\"consistent_point\":"
-              << JsonQuote(FormatLsn(r->consistent_point)) << ",\"candidates\":" << r->candidates
-              << ",\"already_in_kafka\":" << r->already_in_kafka << ",\"published\":" << r->published
-              << ",\"first_seq\":" << r->first_seq << ",\"last_seq\":" << r->last_seq << "}\n"
+    std::cout << "{\"run_id\":" << JsonQuote(r->run_id)
+              << ",\"consistent_point\":" << JsonQuote(FormatLsn(r->consistent_point))
+              << ",\"candidates\":" << r->candidates
+              << ",\"already_in_kafka\":" << r->already_in_kafka
+              << ",\"published\":" << r->published << ",\"first_seq\":" << r->first_seq
+              << ",\"last_seq\":" << r->last_seq << "}\n"
               << std::flush;
     return 0;
   };

@@ -14,7 +14,8 @@ namespace lottery::cdc::recovery {
 namespace {
 
 absl::Status TombstoneCheckpoint(const DropOptions& o) {
-  ASSIGN_OR_RETURN(auto producer, TransactionalProducer::Create(o.kafka_props, TransactionalIdForSlot(o.slot)));
+  ASSIGN_OR_RETURN(auto producer,
+                   TransactionalProducer::Create(o.kafka_props, TransactionalIdForSlot(o.slot)));
   RETURN_IF_ERROR(producer->Begin());
   while (true) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
@@ -41,9 +42,9 @@ absl::StatusOr<std::string> DropSlot(const DropOptions& o) {
   } else {
     if (info.active) {
       if (!o.force) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "replication slot ", o.slot, " is active (pid ", info.active_pid,
-            "): stop the relay first, or pass --force to terminate it"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("replication slot ", o.slot, " is active (pid ", info.active_pid,
+                         "): stop the relay first, or pass --force to terminate it"));
       }
       RETURN_IF_ERROR(pg::ExecCommand(conn.get(), "SELECT pg_terminate_backend($1::int)",
                                       {pg::Param::Text(absl::StrCat(info.active_pid))}));
@@ -52,7 +53,8 @@ absl::StatusOr<std::string> DropSlot(const DropOptions& o) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         ASSIGN_OR_RETURN(info, InspectSlot(conn.get(), o.slot));
       }
-      absl::StrAppend(&out, "terminated the walsender (pid ", info.active_pid, ") holding the slot.\n");
+      absl::StrAppend(&out, "terminated the walsender (pid ", info.active_pid,
+                      ") holding the slot.\n");
     }
     RETURN_IF_ERROR(pg::ExecCommand(conn.get(), "SELECT pg_drop_replication_slot($1)",
                                     {pg::Param::Text(o.slot)}));
@@ -60,7 +62,8 @@ absl::StatusOr<std::string> DropSlot(const DropOptions& o) {
         &out, "dropped replication slot ", o.slot, " (confirmed_flush_lsn ",
         FormatLsn(info.confirmed_flush_lsn), ", it retained ", info.retained_bytes,
         " bytes of WAL).\n",
-        "What this means: PostgreSQL no longer retains WAL for the relay. Outbox rows committed from "
+        "What this means: PostgreSQL no longer retains WAL for the relay. Outbox rows committed "
+        "from "
         "now on reach Kafka only through `lottery-cdc-relay recover --slot-lost` (within the "
         "writer's outbox retention).\n");
   }
@@ -70,10 +73,11 @@ absl::StatusOr<std::string> DropSlot(const DropOptions& o) {
                     " (tombstone): the next start of the relay is a first start, which creates a "
                     "new slot and publishes only what is committed after it.\n");
   } else {
-    absl::StrAppend(&out, "kept the checkpoint of ", o.slot, " on ", o.checkpoint_topic,
-                    ": the relay will refuse to start until `lottery-cdc-relay recover --slot-lost` "
-                    "ran (which publishes what was missed). Pass --delete-checkpoint when the relay "
-                    "is decommissioned for good or the database was replaced.\n");
+    absl::StrAppend(
+        &out, "kept the checkpoint of ", o.slot, " on ", o.checkpoint_topic,
+        ": the relay will refuse to start until `lottery-cdc-relay recover --slot-lost` "
+        "ran (which publishes what was missed). Pass --delete-checkpoint when the relay "
+        "is decommissioned for good or the database was replaced.\n");
   }
   return out;
 }

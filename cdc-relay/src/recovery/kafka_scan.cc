@@ -9,8 +9,9 @@ namespace lottery::cdc::recovery {
 
 std::string ProgressKey(const std::string& slot) { return absl::StrCat("recovery/", slot); }
 
-absl::Status ScanTopics(const kafka::Properties& client_props, const std::vector<std::string>& topics,
-                        absl::Time since, absl::Duration timeout,
+absl::Status ScanTopics(const kafka::Properties& client_props,
+                        const std::vector<std::string>& topics, absl::Time since,
+                        absl::Duration timeout,
                         const std::function<absl::Status(const rd_kafka_message_t&)>& fn) {
   if (topics.empty()) return absl::OkStatus();
   kafka::Properties props;
@@ -49,7 +50,8 @@ absl::Status ScanTopics(const kafka::Properties& client_props, const std::vector
     }
     for (int p = 0; p < md->topics[0].partition_cnt; ++p) {
       rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), md->topics[0].partitions[p].id)
-          ->offset = since == absl::InfinitePast() ? RD_KAFKA_OFFSET_BEGINNING : absl::ToUnixMillis(since);
+          ->offset =
+          since == absl::InfinitePast() ? RD_KAFKA_OFFSET_BEGINNING : absl::ToUnixMillis(since);
     }
   }
   if (parts->cnt == 0) return absl::OkStatus();
@@ -69,8 +71,10 @@ absl::Status ScanTopics(const kafka::Properties& client_props, const std::vector
   kafka::TopicPartitionListPtr assign(rd_kafka_topic_partition_list_new(parts->cnt));
   for (int i = 0; i < parts->cnt; ++i) {
     const auto& tp = parts->elems[i];
-    if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka::StatusFromCode(tp.err, "offsets_for_times");
-    if (tp.offset == RD_KAFKA_OFFSET_END || (tp.offset < 0 && tp.offset != RD_KAFKA_OFFSET_BEGINNING)) {
+    if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return kafka::StatusFromCode(tp.err, "offsets_for_times");
+    if (tp.offset == RD_KAFKA_OFFSET_END ||
+        (tp.offset < 0 && tp.offset != RD_KAFKA_OFFSET_BEGINNING)) {
       continue;
     }
     int64_t low = 0, high = 0;
@@ -106,7 +110,9 @@ absl::Status ScanTopics(const kafka::Properties& client_props, const std::vector
       continue;
     }
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (msg->err == RD_KAFKA_RESP_ERR__TRANSPORT || msg->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) continue;
+      if (msg->err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+          msg->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        continue;
       result = kafka::StatusFromCode(msg->err, "reading topics");
       break;
     }
@@ -118,17 +124,17 @@ absl::Status ScanTopics(const kafka::Properties& client_props, const std::vector
   return result;
 }
 
-absl::StatusOr<absl::flat_hash_set<std::string>> PublishedIds(const kafka::Properties& props,
-                                                              const std::vector<std::string>& topics,
-                                                              absl::Time since,
-                                                              absl::Duration timeout) {
+absl::StatusOr<absl::flat_hash_set<std::string>> PublishedIds(
+    const kafka::Properties& props, const std::vector<std::string>& topics, absl::Time since,
+    absl::Duration timeout) {
   absl::flat_hash_set<std::string> ids;
   RETURN_IF_ERROR(ScanTopics(props, topics, since, timeout, [&](const rd_kafka_message_t& m) {
     rd_kafka_headers_t* hdrs = nullptr;
     if (rd_kafka_message_headers(&m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       const void* v = nullptr;
       size_t n = 0;
-      if (rd_kafka_header_get_last(hdrs, "id", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR && v != nullptr) {
+      if (rd_kafka_header_get_last(hdrs, "id", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          v != nullptr) {
         ids.insert(std::string(static_cast<const char*>(v), n));
       }
     }
@@ -143,26 +149,27 @@ absl::StatusOr<CheckpointRecords> ReadCheckpointRecords(const kafka::Properties&
                                                         absl::Duration timeout) {
   CheckpointRecords latest;
   const std::string progress_key = ProgressKey(slot);
-  RETURN_IF_ERROR(ScanTopics(props, {topic}, absl::InfinitePast(), timeout,
-                             [&](const rd_kafka_message_t& m) -> absl::Status {
-    if (m.key == nullptr) return absl::OkStatus();
-    std::string_view key(static_cast<const char*>(m.key), m.key_len);
-    std::string_view value(static_cast<const char*>(m.payload), m.payload ? m.len : 0);
-    if (key == progress_key) {
-      if (m.payload == nullptr) {
-        latest.recovery_progress.reset();
-      } else {
-        latest.recovery_progress = std::string(value);
-      }
-    } else if (key == slot) {
-      if (m.payload == nullptr) {  // tombstone (drop --delete-checkpoint)
-        latest.checkpoint.reset();
-      } else {
-        ASSIGN_OR_RETURN(latest.checkpoint, DecodeCheckpoint(value));
-      }
-    }
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(ScanTopics(
+      props, {topic}, absl::InfinitePast(), timeout,
+      [&](const rd_kafka_message_t& m) -> absl::Status {
+        if (m.key == nullptr) return absl::OkStatus();
+        std::string_view key(static_cast<const char*>(m.key), m.key_len);
+        std::string_view value(static_cast<const char*>(m.payload), m.payload ? m.len : 0);
+        if (key == progress_key) {
+          if (m.payload == nullptr) {
+            latest.recovery_progress.reset();
+          } else {
+            latest.recovery_progress = std::string(value);
+          }
+        } else if (key == slot) {
+          if (m.payload == nullptr) {  // tombstone (drop --delete-checkpoint)
+            latest.checkpoint.reset();
+          } else {
+            ASSIGN_OR_RETURN(latest.checkpoint, DecodeCheckpoint(value));
+          }
+        }
+        return absl::OkStatus();
+      }));
   return latest;
 }
 

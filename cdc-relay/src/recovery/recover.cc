@@ -29,9 +29,9 @@ std::string NewRunId() {
   for (auto& x : b) x = static_cast<uint8_t>(rd());
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
-  return absl::StrFormat("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                         b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-                         b[13], b[14], b[15]);
+  return absl::StrFormat("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+                         b[12], b[13], b[14], b[15]);
 }
 
 std::string Literal(PGconn* conn, const std::string& s) {
@@ -118,12 +118,14 @@ absl::StatusOr<OutboxEvent> RowToEvent(const PGresult* r, int i) {
   e.content_type = std::string(pg::Value(r, i, 6));
   auto payload = DecodeByteaHex(pg::Value(r, i, 7));
   if (!payload.ok()) {
-    return absl::DataLossError(absl::StrCat("outbox seq ", e.seq, ": payload: ", payload.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("outbox seq ", e.seq, ": payload: ", payload.status().message()));
   }
   e.payload = *std::move(payload);
   auto headers = ParseFlatJsonObject(pg::Value(r, i, 8));
   if (!headers.ok()) {
-    return absl::DataLossError(absl::StrCat("outbox seq ", e.seq, ": headers: ", headers.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("outbox seq ", e.seq, ": headers: ", headers.status().message()));
   }
   e.headers = *std::move(headers);
   e.txid = std::string(pg::Value(r, i, 9));
@@ -139,7 +141,8 @@ absl::Status WaitForRelay(const RecoverOptions& o, PGconn* conn, Lsn point) {
     if (!info.exists || info.lost()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "replication slot ", o.slot, info.exists ? " was invalidated" : " does not exist",
-          ": use `lottery-cdc-relay recover --slot-lost` (it also republishes what the slot lost)"));
+          ": use `lottery-cdc-relay recover --slot-lost` (it also republishes what the slot "
+          "lost)"));
     }
     // The relay confirms an LSN only after the Kafka transaction holding it committed.
     if (info.confirmed_flush_lsn >= point) return absl::OkStatus();
@@ -168,13 +171,14 @@ absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
   if (slot_lost) {
     if (info.exists && !info.lost()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "replication slot ", o.slot, " exists and is not invalidated (wal_status ", info.wal_status,
+          "replication slot ", o.slot, " exists and is not invalidated (wal_status ",
+          info.wal_status,
           "): nothing to recover with --slot-lost; for events Kafka lost use --from-seq/--since"));
     }
     if (info.exists && info.active) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the invalidated slot ", o.slot, " is still held by pid ", info.active_pid,
-          ": stop the relay first"));
+      return absl::FailedPreconditionError(absl::StrCat("the invalidated slot ", o.slot,
+                                                        " is still held by pid ", info.active_pid,
+                                                        ": stop the relay first"));
     }
   } else if (!info.exists || info.lost()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -193,8 +197,9 @@ absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
   std::string txn_id = TransactionalIdForSlot(o.slot);
   if (!slot_lost) txn_id += ".recover";
   ASSIGN_OR_RETURN(auto producer, TransactionalProducer::Create(producer_props, txn_id));
-  ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint,
-                   ReadLatestCheckpoint(o.kafka_props, o.checkpoint_topic, o.slot, absl::Seconds(60)));
+  ASSIGN_OR_RETURN(
+      std::optional<Checkpoint> checkpoint,
+      ReadLatestCheckpoint(o.kafka_props, o.checkpoint_topic, o.slot, absl::Seconds(60)));
 
   if (slot_lost && info.exists) {  // invalidated: it can never stream again
     spdlog::info("dropping invalidated slot {}", o.slot);
@@ -204,8 +209,8 @@ absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
 
   ASSIGN_OR_RETURN(SnapshotSession snap, OpenSnapshot(o.pg_dsn, result.run_id));
   result.consistent_point = snap.consistent_point;
-  spdlog::info("recovery run {}: snapshot at consistent point {} (temporary slot {})", result.run_id,
-               FormatLsn(snap.consistent_point), snap.temp_slot);
+  spdlog::info("recovery run {}: snapshot at consistent point {} (temporary slot {})",
+               result.run_id, FormatLsn(snap.consistent_point), snap.temp_slot);
 
   // Which rows are candidates.
   std::vector<pg::Param> params;
@@ -232,16 +237,18 @@ absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
   }
   ASSIGN_OR_RETURN(
       pg::ResultPtr summary,
-      pg::Exec(snap.sql.get(),
-               absl::StrCat("SELECT count(*), coalesce((extract(epoch FROM min(created_at)) * "
-                            "1000000)::bigint, 0), coalesce(string_agg(DISTINCT topic, E'\\n'), '') "
-                            "FROM outbox WHERE ",
-                            where),
-               params));
+      pg::Exec(
+          snap.sql.get(),
+          absl::StrCat("SELECT count(*), coalesce((extract(epoch FROM min(created_at)) * "
+                       "1000000)::bigint, 0), coalesce(string_agg(DISTINCT topic, E'\\n'), '') "
+                       "FROM outbox WHERE ",
+                       where),
+          params));
   result.candidates = std::atoll(std::string(pg::Value(summary.get(), 0, 0)).c_str());
   int64_t min_created_us = std::atoll(std::string(pg::Value(summary.get(), 0, 1)).c_str());
   std::vector<std::string> topics;
-  for (absl::string_view t : absl::StrSplit(std::string(pg::Value(summary.get(), 0, 2)), '\n', absl::SkipEmpty())) {
+  for (absl::string_view t :
+       absl::StrSplit(std::string(pg::Value(summary.get(), 0, 2)), '\n', absl::SkipEmpty())) {
     topics.emplace_back(t);
   }
 
@@ -249,9 +256,9 @@ absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
 
   absl::flat_hash_set<std::string> published;
   if (result.candidates > 0) {
-    ASSIGN_OR_RETURN(published, PublishedIds(o.kafka_props, topics,
-                                             absl::FromUnixMicros(min_created_us) - o.skew,
-                                             absl::Minutes(5)));
+    ASSIGN_OR_RETURN(published,
+                     PublishedIds(o.kafka_props, topics,
+                                  absl::FromUnixMicros(min_created_us) - o.skew, absl::Minutes(5)));
   }
   spdlog::info("recovery run {}: {} candidate rows in {} topics, {} ids already in Kafka since {}",
                result.run_id, result.candidates, topics.size(), published.size(),
@@ -321,11 +328,12 @@ absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
   if (slot_lost) {
     // Turn the temporary slot into the relay's: same consistent point, persistent. Only now may
     // the relay start (before this it refuses: slot missing, checkpoint exists).
-    RETURN_IF_ERROR(pg::ExecCommand(conn.get(), "SELECT pg_copy_logical_replication_slot($1, $2, false)",
+    RETURN_IF_ERROR(pg::ExecCommand(conn.get(),
+                                    "SELECT pg_copy_logical_replication_slot($1, $2, false)",
                                     {pg::Param::Text(snap.temp_slot), pg::Param::Text(o.slot)}));
     ASSIGN_OR_RETURN(SlotInfo created, InspectSlot(conn.get(), o.slot));
-    spdlog::info("recovery run {}: created slot {} at confirmed_flush_lsn {}", result.run_id, o.slot,
-                 FormatLsn(created.confirmed_flush_lsn));
+    spdlog::info("recovery run {}: created slot {} at confirmed_flush_lsn {}", result.run_id,
+                 o.slot, FormatLsn(created.confirmed_flush_lsn));
   }
   return result;
 }

@@ -26,11 +26,21 @@ std::string JsonQuote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -73,8 +83,8 @@ absl::StatusOr<std::optional<std::string>> PayloadJson(const OutboxEvent& e) {
     std::unique_ptr<google::protobuf::Message> m(
         google::protobuf::MessageFactory::generated_factory()->GetPrototype(d)->New());
     if (!m->ParseFromString(e.payload)) {
-      return absl::DataLossError(absl::StrCat("event ", e.id, " (seq ", e.seq, "): payload is not a ",
-                                              *type));
+      return absl::DataLossError(
+          absl::StrCat("event ", e.id, " (seq ", e.seq, "): payload is not a ", *type));
     }
     std::string json;
     google::protobuf::util::JsonPrintOptions opts;
@@ -138,15 +148,17 @@ class PeekDecoder {
 
 absl::StatusOr<std::vector<ReplayedEvent>> PeekSlotEvents(PGconn* conn, const PeekOptions& o) {
   ASSIGN_OR_RETURN(SlotInfo info, InspectSlot(conn, o.slot));
-  if (!info.exists) return absl::NotFoundError(absl::StrCat("replication slot ", o.slot, " does not exist"));
+  if (!info.exists)
+    return absl::NotFoundError(absl::StrCat("replication slot ", o.slot, " does not exist"));
   if (info.lost()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "replication slot ", o.slot, " was invalidated (wal_status=lost): it holds nothing to "
-        "replay; see `lottery-cdc-relay recover --slot-lost`"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("replication slot ", o.slot,
+                     " was invalidated (wal_status=lost): it holds nothing to "
+                     "replay; see `lottery-cdc-relay recover --slot-lost`"));
   }
   if (info.slot_type != "logical" || info.plugin != "pgoutput") {
-    return absl::FailedPreconditionError(absl::StrCat("replication slot ", o.slot,
-                                                      " is not a logical pgoutput slot"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("replication slot ", o.slot, " is not a logical pgoutput slot"));
   }
   std::string peek_slot = o.slot;
   if (info.active) {
@@ -154,9 +166,8 @@ absl::StatusOr<std::vector<ReplayedEvent>> PeekSlotEvents(PGconn* conn, const Pe
     // which disappears with this session.
     ASSIGN_OR_RETURN(pg::ResultPtr r, pg::Exec(conn, "SELECT pg_backend_pid()"));
     peek_slot = absl::StrCat("replay_tmp_", std::string(pg::Value(r.get(), 0, 0)));
-    RETURN_IF_ERROR(pg::ExecCommand(
-        conn, "SELECT pg_copy_logical_replication_slot($1, $2, true)",
-        {pg::Param::Text(o.slot), pg::Param::Text(peek_slot)}));
+    RETURN_IF_ERROR(pg::ExecCommand(conn, "SELECT pg_copy_logical_replication_slot($1, $2, true)",
+                                    {pg::Param::Text(o.slot), pg::Param::Text(peek_slot)}));
   }
   pg::Param upto = o.to_lsn == 0 ? pg::Param::Null() : pg::Param::Text(FormatLsn(o.to_lsn + 1));
   auto res = pg::Exec(conn,
@@ -165,7 +176,8 @@ absl::StatusOr<std::vector<ReplayedEvent>> PeekSlotEvents(PGconn* conn, const Pe
                       {pg::Param::Text(peek_slot), upto, pg::Param::Text(o.publication)});
   if (peek_slot != o.slot) {
     // Best effort: the temporary slot also goes when the session ends.
-    (void)pg::ExecCommand(conn, "SELECT pg_drop_replication_slot($1)", {pg::Param::Text(peek_slot)});
+    (void)pg::ExecCommand(conn, "SELECT pg_drop_replication_slot($1)",
+                          {pg::Param::Text(peek_slot)});
   }
   if (!res.ok()) return res.status();
   std::vector<ReplayedEvent> out;
@@ -189,19 +201,19 @@ absl::StatusOr<std::string> ReplayedEventJson(const ReplayedEvent& r) {
   }
   headers += "}";
   std::string out = absl::StrCat(
-      "{\"lsn\":", JsonQuote(FormatLsn(r.commit_lsn)), ",\"end_lsn\":", JsonQuote(FormatLsn(r.end_lsn)),
-      ",\"commit_time_us\":", r.commit_time, ",\"seq\":", e.seq, ",\"txid\":", JsonQuote(e.txid),
-      ",\"id\":", JsonQuote(e.id), ",\"topic\":", JsonQuote(e.topic), ",\"key\":",
-      JsonQuote(e.aggregateid), ",\"aggregatetype\":", JsonQuote(e.aggregatetype),
-      ",\"messageType\":", JsonQuote(e.type), ",\"contentType\":", JsonQuote(e.content_type),
-      ",\"headers\":", headers);
+      "{\"lsn\":", JsonQuote(FormatLsn(r.commit_lsn)),
+      ",\"end_lsn\":", JsonQuote(FormatLsn(r.end_lsn)), ",\"commit_time_us\":", r.commit_time,
+      ",\"seq\":", e.seq, ",\"txid\":", JsonQuote(e.txid), ",\"id\":", JsonQuote(e.id),
+      ",\"topic\":", JsonQuote(e.topic), ",\"key\":", JsonQuote(e.aggregateid),
+      ",\"aggregatetype\":", JsonQuote(e.aggregatetype), ",\"messageType\":", JsonQuote(e.type),
+      ",\"contentType\":", JsonQuote(e.content_type), ",\"headers\":", headers);
   ASSIGN_OR_RETURN(std::optional<std::string> json, PayloadJson(e));
   if (json.has_value()) {
     absl::StrAppend(&out, ",\"payload\":", *json, "}");
   } else {
-    absl::StrAppend(&out, ",\"payloadBase64\":",
-                    JsonQuote(absl::Base64Escape(absl::string_view(e.payload.data(), e.payload.size()))),
-                    "}");
+    absl::StrAppend(
+        &out, ",\"payloadBase64\":",
+        JsonQuote(absl::Base64Escape(absl::string_view(e.payload.data(), e.payload.size()))), "}");
   }
   return out;
 }

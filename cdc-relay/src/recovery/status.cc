@@ -12,12 +12,18 @@ namespace lottery::cdc::recovery {
 
 std::string_view VerdictName(Verdict v) {
   switch (v) {
-    case Verdict::kHealthy: return "healthy";
-    case Verdict::kLagging: return "lagging";
-    case Verdict::kSlotLost: return "slot lost";
-    case Verdict::kCheckpointAhead: return "checkpoint ahead of slot";
-    case Verdict::kUnknown: return "unknown";
-    case Verdict::kNeverStarted: return "never started";
+    case Verdict::kHealthy:
+      return "healthy";
+    case Verdict::kLagging:
+      return "lagging";
+    case Verdict::kSlotLost:
+      return "slot lost";
+    case Verdict::kCheckpointAhead:
+      return "checkpoint ahead of slot";
+    case Verdict::kUnknown:
+      return "unknown";
+    case Verdict::kNeverStarted:
+      return "never started";
   }
   return "unknown";
 }
@@ -25,7 +31,9 @@ std::string_view VerdictName(Verdict v) {
 void Judge(StatusReport& r, const StatusLimits& limits) {
   const SlotInfo& s = r.slot;
   if (r.verdict == Verdict::kUnknown && !r.reason.empty()) return;  // could not read
-  if (s.exists) r.lag_bytes = static_cast<int64_t>(s.current_wal_lsn) - static_cast<int64_t>(s.confirmed_flush_lsn);
+  if (s.exists)
+    r.lag_bytes =
+        static_cast<int64_t>(s.current_wal_lsn) - static_cast<int64_t>(s.confirmed_flush_lsn);
   if (r.checkpoint && !r.server_system_id.empty() && !r.checkpoint->system_id.empty() &&
       r.checkpoint->system_id != r.server_system_id) {
     r.verdict = Verdict::kCheckpointAhead;
@@ -36,9 +44,10 @@ void Judge(StatusReport& r, const StatusLimits& limits) {
   }
   if (r.checkpoint && r.checkpoint->lsn > s.current_wal_lsn) {
     r.verdict = Verdict::kCheckpointAhead;
-    r.reason = absl::StrCat("the checkpoint (", FormatLsn(r.checkpoint->lsn),
-                            ") is beyond this server's WAL (", FormatLsn(s.current_wal_lsn),
-                            "): the database lost WAL that Kafka has (restore?): docs/operations.md");
+    r.reason =
+        absl::StrCat("the checkpoint (", FormatLsn(r.checkpoint->lsn),
+                     ") is beyond this server's WAL (", FormatLsn(s.current_wal_lsn),
+                     "): the database lost WAL that Kafka has (restore?): docs/operations.md");
     return;
   }
   if (!s.exists) {
@@ -49,14 +58,16 @@ void Judge(StatusReport& r, const StatusLimits& limits) {
                               ": run `lottery-cdc-relay recover --slot-lost`");
     } else {
       r.verdict = Verdict::kNeverStarted;
-      r.reason = "no slot and no checkpoint: the relay never ran (its first start creates the slot)";
+      r.reason =
+          "no slot and no checkpoint: the relay never ran (its first start creates the slot)";
     }
     return;
   }
   if (s.lost()) {
     r.verdict = Verdict::kSlotLost;
-    r.reason = "slot invalidated (wal_status=lost, max_slot_wal_keep_size exceeded): run "
-               "`lottery-cdc-relay recover --slot-lost`";
+    r.reason =
+        "slot invalidated (wal_status=lost, max_slot_wal_keep_size exceeded): run "
+        "`lottery-cdc-relay recover --slot-lost`";
     return;
   }
   if (!s.active) {
@@ -67,7 +78,8 @@ void Judge(StatusReport& r, const StatusLimits& limits) {
   }
   if (s.wal_status == "unreserved") {
     r.verdict = Verdict::kLagging;
-    r.reason = "wal_status=unreserved: the slot is about to be invalidated by max_slot_wal_keep_size";
+    r.reason =
+        "wal_status=unreserved: the slot is about to be invalidated by max_slot_wal_keep_size";
     return;
   }
   if (r.lag_bytes > limits.max_lag_bytes) {
@@ -120,27 +132,31 @@ std::string StatusText(const StatusReport& r) {
   const SlotInfo& s = r.slot;
   std::string out;
   if (s.exists) {
-    absl::StrAppend(&out, "slot:        exists, ", s.active ? absl::StrCat("active (pid ", s.active_pid, ")")
-                                                          : std::string("inactive"),
-                    ", wal_status ", s.wal_status, "\n", "             confirmed_flush_lsn ",
-                    FormatLsn(s.confirmed_flush_lsn), ", restart_lsn ", FormatLsn(s.restart_lsn),
-                    ", retained WAL ", s.retained_bytes, " bytes\n");
+    absl::StrAppend(
+        &out, "slot:        exists, ",
+        s.active ? absl::StrCat("active (pid ", s.active_pid, ")") : std::string("inactive"),
+        ", wal_status ", s.wal_status, "\n", "             confirmed_flush_lsn ",
+        FormatLsn(s.confirmed_flush_lsn), ", restart_lsn ", FormatLsn(s.restart_lsn),
+        ", retained WAL ", s.retained_bytes, " bytes\n");
   } else {
     absl::StrAppend(&out, "slot:        missing\n");
   }
   absl::StrAppend(&out, "server:      WAL at ", FormatLsn(s.current_wal_lsn),
-                  r.server_system_id.empty() ? "" : absl::StrCat(", system ", r.server_system_id), "\n");
+                  r.server_system_id.empty() ? "" : absl::StrCat(", system ", r.server_system_id),
+                  "\n");
   if (r.checkpoint) {
     absl::StrAppend(&out, "checkpoint:  ", FormatLsn(r.checkpoint->lsn), " (system ",
-                    r.checkpoint->system_id, ", written at unix ms ", r.checkpoint->written_at_unix_ms,
-                    ")\n");
+                    r.checkpoint->system_id, ", written at unix ms ",
+                    r.checkpoint->written_at_unix_ms, ")\n");
   } else {
     absl::StrAppend(&out, "checkpoint:  none\n");
   }
   if (r.recovery_progress) absl::StrAppend(&out, "recovery:    ", *r.recovery_progress, "\n");
   absl::StrAppend(&out, "lag:         ", r.lag_bytes, " bytes");
-  if (r.lag_seconds) absl::StrAppend(&out, absl::StrFormat(", last published commit %.1f s ago", *r.lag_seconds));
-  absl::StrAppend(&out, "\nverdict:     ", std::string(VerdictName(r.verdict)), ": ", r.reason, "\n");
+  if (r.lag_seconds)
+    absl::StrAppend(&out, absl::StrFormat(", last published commit %.1f s ago", *r.lag_seconds));
+  absl::StrAppend(&out, "\nverdict:     ", std::string(VerdictName(r.verdict)), ": ", r.reason,
+                  "\n");
   return out;
 }
 
@@ -154,16 +170,17 @@ std::string StatusJson(const StatusReport& r) {
                       ",\"written_at_unix_ms\":", r.checkpoint->written_at_unix_ms, "}");
   }
   return absl::StrCat(
-      "{\"verdict\":", JsonQuote(VerdictName(r.verdict)), ",\"exit_code\":", static_cast<int>(r.verdict),
-      ",\"reason\":", JsonQuote(r.reason), ",\"slot\":{\"exists\":", s.exists ? "true" : "false",
+      "{\"verdict\":", JsonQuote(VerdictName(r.verdict)),
+      ",\"exit_code\":", static_cast<int>(r.verdict), ",\"reason\":", JsonQuote(r.reason),
+      ",\"slot\":{\"exists\":", s.exists ? "true" : "false",
       ",\"active\":", s.active ? "true" : "false", ",\"active_pid\":", s.active_pid,
       ",\"confirmed_flush_lsn\":", JsonQuote(FormatLsn(s.confirmed_flush_lsn)),
-      ",\"restart_lsn\":", JsonQuote(FormatLsn(s.restart_lsn)), ",\"wal_status\":", JsonQuote(s.wal_status),
-      ",\"retained_wal_bytes\":", s.retained_bytes, "},\"current_wal_lsn\":",
-      JsonQuote(FormatLsn(s.current_wal_lsn)), ",\"checkpoint\":", cp,
-      ",\"recovery\":", r.recovery_progress ? *r.recovery_progress : std::string("null"), ",\"lag_bytes\":", r.lag_bytes,
-      ",\"lag_seconds\":", r.lag_seconds ? absl::StrFormat("%.3f", *r.lag_seconds) : std::string("null"),
-      "}");
+      ",\"restart_lsn\":", JsonQuote(FormatLsn(s.restart_lsn)),
+      ",\"wal_status\":", JsonQuote(s.wal_status), ",\"retained_wal_bytes\":", s.retained_bytes,
+      "},\"current_wal_lsn\":", JsonQuote(FormatLsn(s.current_wal_lsn)), ",\"checkpoint\":", cp,
+      ",\"recovery\":", r.recovery_progress ? *r.recovery_progress : std::string("null"),
+      ",\"lag_bytes\":", r.lag_bytes, ",\"lag_seconds\":",
+      r.lag_seconds ? absl::StrFormat("%.3f", *r.lag_seconds) : std::string("null"), "}");
 }
 
 }  // namespace lottery::cdc::recovery

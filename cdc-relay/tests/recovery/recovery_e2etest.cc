@@ -60,19 +60,21 @@ TEST(Recovery, ReplayDryRunMatchesRowsWrittenAndDoesNotConsume) {
   award.set_award_id("a-1");
   award.set_lottery_id("11111111-2222-3333-4444-555555555555");
   award.set_win_sum_minor(407385);
-  auto r = pg::Exec(conn.get(),
-                    "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload) "
-                    "VALUES (gen_random_uuid(), 'lottery', $1, 'lotteryAwardCreated', $2, "
-                    "'application/x-protobuf; messageType=lottery.v1.AwardCreated', $3) RETURNING id::text",
-                    {pg::Param::Text(award.lottery_id()), pg::Param::Text(topic),
-                     pg::Param::Bytes(award.SerializeAsString())});
+  auto r = pg::Exec(
+      conn.get(),
+      "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload) "
+      "VALUES (gen_random_uuid(), 'lottery', $1, 'lotteryAwardCreated', $2, "
+      "'application/x-protobuf; messageType=lottery.v1.AwardCreated', $3) RETURNING id::text",
+      {pg::Param::Text(award.lottery_id()), pg::Param::Text(topic),
+       pg::Param::Bytes(award.SerializeAsString())});
   ASSERT_OK(r.status());
   ids.emplace_back(pg::Value(r->get(), 0, 0));
   for (auto& id : InsertRows(conn.get(), topic, 1, 3)) ids.push_back(id);
   // Traffic outside the publication is not an event.
   s.db().Scalar("CREATE TABLE other (x int)");
   s.db().Scalar("INSERT INTO other VALUES (1) RETURNING x");
-  std::string before = s.db().Scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'");
+  std::string before = s.db().Scalar(
+      "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'");
 
   std::string out;
   ASSERT_EQ(s.Cli({"replay", "--dry-run"}, &out), 0) << out;
@@ -98,24 +100,36 @@ TEST(Recovery, ReplayDryRunMatchesRowsWrittenAndDoesNotConsume) {
   auto repl = ReplicationConnection::Connect(s.db().dsn());
   ASSERT_OK(repl.status());
   ASSERT_OK(repl->StartReplication(s.slot(), 0, "lottery_outbox"));
-  ASSERT_TRUE(WaitFor([&] {
-    return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") == "t";
-  }, std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
+                             s.slot() + "'") == "t";
+      },
+      std::chrono::seconds(10)));
   ASSERT_EQ(s.Cli({"replay", "--dry-run"}, &out), 0) << out;
   lines = ParseDryRun(out);
   ASSERT_EQ(lines.size(), ids.size()) << out;
   for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(lines[i].id, ids[i]);
   EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE temporary"), "0");
   repl = absl::UnavailableError("closed");  // end the walsender
-  ASSERT_TRUE(WaitFor([&] {
-    return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") == "f";
-  }, std::chrono::seconds(10)));
-  EXPECT_EQ(s.db().Scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'"),
-            before) << "the dry run must not consume the slot";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
+                             s.slot() + "'") == "f";
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(
+      s.db().Scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" +
+                    s.slot() + "'"),
+      before)
+      << "the dry run must not consume the slot";
 
   // A row that does not decode stops the dry run with an error; it is never skipped.
-  s.db().Scalar("INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload, headers) "
-                "VALUES (gen_random_uuid(), 'l', 'k', 't', '" + topic + "', 'c', '\\x00', '{\"n\": 1}') RETURNING 1");
+  s.db().Scalar(
+      "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload, "
+      "headers) "
+      "VALUES (gen_random_uuid(), 'l', 'k', 't', '" +
+      topic + "', 'c', '\\x00', '{\"n\": 1}') RETURNING 1");
   EXPECT_NE(s.Cli({"replay", "--dry-run"}, &out), 0) << out;
 }
 
@@ -144,22 +158,30 @@ TEST(Recovery, AwardTopicRecreatedThenRecoverFromSeq) {
   auto conn = s.db().Connect();
   const std::string award_topic = UniqueName("rtopic_award");
   const std::string other_topic = UniqueName("rtopic_other");
-  ASSERT_OK(kafka::CreateTopics(lottery::testing::KafkaBootstrap(), {{award_topic, 3}, {other_topic, 3}}));
+  ASSERT_OK(kafka::CreateTopics(lottery::testing::KafkaBootstrap(),
+                                {{award_topic, 3}, {other_topic, 3}}));
   s.Drain();  // creates the slot
   auto relay = s.StartRelay();
   std::vector<std::string> lost = InsertRows(conn.get(), award_topic, 20, 3);
   std::vector<std::string> kept = InsertRows(conn.get(), other_topic, 10, 2);
   // Wait until the relay published all of it, then lose the award topic.
   std::string end = s.db().Scalar("SELECT pg_current_wal_lsn()");
-  ASSERT_TRUE(WaitFor([&] {
-    return s.db().Scalar("SELECT confirmed_flush_lsn >= '" + end + "' FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") == "t";
-  }, std::chrono::seconds(60)));
-  const std::string first_seq = s.db().Scalar("SELECT min(seq) FROM outbox WHERE topic = '" + award_topic + "'");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return s.db().Scalar("SELECT confirmed_flush_lsn >= '" + end +
+                             "' FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") ==
+               "t";
+      },
+      std::chrono::seconds(60)));
+  const std::string first_seq =
+      s.db().Scalar("SELECT min(seq) FROM outbox WHERE topic = '" + award_topic + "'");
   ASSERT_OK(kafka::DeleteTopics(lottery::testing::KafkaBootstrap(), {award_topic}));
-  ASSERT_TRUE(WaitFor([&] {
-    return kafka::CreateTopics(lottery::testing::KafkaBootstrap(), {{award_topic, 3}}).ok() &&
-           ReadAllCommitted({award_topic}, std::chrono::seconds(10)).empty();
-  }, std::chrono::seconds(60)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return kafka::CreateTopics(lottery::testing::KafkaBootstrap(), {{award_topic, 3}}).ok() &&
+               ReadAllCommitted({award_topic}, std::chrono::seconds(10)).empty();
+      },
+      std::chrono::seconds(60)));
 
   // The writer keeps writing during the recovery; the live relay keeps publishing.
   std::atomic<bool> stop{false};
@@ -202,14 +224,20 @@ TEST(Recovery, RecoverKilledMidwayIsRerunWithoutRepeating) {
   std::vector<std::string> ids = InsertRows(conn.get(), topic, 400, 5);
   auto relay = s.StartRelay();
   std::string end = s.db().Scalar("SELECT pg_current_wal_lsn()");
-  ASSERT_TRUE(WaitFor([&] {
-    return s.db().Scalar("SELECT confirmed_flush_lsn >= '" + end + "' FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") == "t";
-  }, std::chrono::seconds(60)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return s.db().Scalar("SELECT confirmed_flush_lsn >= '" + end +
+                             "' FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") ==
+               "t";
+      },
+      std::chrono::seconds(60)));
   ASSERT_OK(kafka::DeleteTopics(lottery::testing::KafkaBootstrap(), {topic}));
-  ASSERT_TRUE(WaitFor([&] {
-    return kafka::CreateTopics(lottery::testing::KafkaBootstrap(), {{topic, 3}}).ok() &&
-           ReadAllCommitted({topic}, std::chrono::seconds(10)).empty();
-  }, std::chrono::seconds(60)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return kafka::CreateTopics(lottery::testing::KafkaBootstrap(), {{topic, 3}}).ok() &&
+               ReadAllCommitted({topic}, std::chrono::seconds(10)).empty();
+      },
+      std::chrono::seconds(60)));
 
   // First run: small Kafka transactions, killed once it started publishing.
   std::string log = s.NextLog("recover1");
@@ -217,8 +245,9 @@ TEST(Recovery, RecoverKilledMidwayIsRerunWithoutRepeating) {
     Process first({lottery::testing::BinaryPath("lottery-cdc-relay"), "recover", "--from-seq", "1",
                    "--batch", "2"},
                   s.Env(), log);
-    ASSERT_TRUE(WaitFor([&] { return !ReadAllCommitted({topic}, std::chrono::seconds(10)).empty(); },
-                        std::chrono::seconds(60)))
+    ASSERT_TRUE(
+        WaitFor([&] { return !ReadAllCommitted({topic}, std::chrono::seconds(10)).empty(); },
+                std::chrono::seconds(60)))
         << Scenario::ReadFile(log);
     first.Kill(SIGKILL);
     first.Wait(std::chrono::seconds(10));
@@ -265,7 +294,8 @@ TEST(Recovery, SlotDroppedThenRecoverSlotLost) {
   EXPECT_THAT(out, ::testing::HasSubstr("lottery-cdc-relay recover --slot-lost"));
   ASSERT_EQ(s.Cli({"recover", "--slot-lost"}, &out), 0) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("\"published\":"));
-  EXPECT_THAT(out, ::testing::Not(::testing::HasSubstr("\"published\":0,"))) << "rows committed while the slot was gone";
+  EXPECT_THAT(out, ::testing::Not(::testing::HasSubstr("\"published\":0,")))
+      << "rows committed while the slot was gone";
   relay = s.StartRelay();
   std::this_thread::sleep_for(std::chrono::seconds(1));
   stop = true;
@@ -295,25 +325,35 @@ TEST(Recovery, DropRefusesActiveSlotUnlessForced) {
   Scenario s("rdrop");
   s.Drain();
   auto relay = s.StartRelay();
-  ASSERT_TRUE(WaitFor([&] {
-    return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") == "t";
-  }, std::chrono::seconds(30)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
+                             s.slot() + "'") == "t";
+      },
+      std::chrono::seconds(30)));
   std::string out;
   EXPECT_NE(s.Cli({"drop"}, &out), 0);
   EXPECT_THAT(out, ::testing::HasSubstr("--force"));
-  EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'"), "1");
+  EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
+                          s.slot() + "'"),
+            "1");
   relay->Kill(SIGTERM);
   ASSERT_EQ(relay->Wait(std::chrono::seconds(30)), 0);
   // A walsender that is not the relay (a relay would reconnect) holds the slot: --force ends it.
   auto repl = ReplicationConnection::Connect(s.db().dsn());
   ASSERT_OK(repl.status());
   ASSERT_OK(repl->StartReplication(s.slot(), 0, "lottery_outbox"));
-  ASSERT_TRUE(WaitFor([&] {
-    return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") == "t";
-  }, std::chrono::seconds(30)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
+                             s.slot() + "'") == "t";
+      },
+      std::chrono::seconds(30)));
   ASSERT_EQ(s.Cli({"drop", "--force", "--delete-checkpoint"}, &out), 0) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("no longer retains WAL"));
-  EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'"), "0");
+  EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
+                          s.slot() + "'"),
+            "0");
   EXPECT_EQ(s.Cli({"status"}, &out), 5) << out;  // checkpoint deleted, no slot: a first start
 }
 

@@ -45,7 +45,9 @@ class Scenario {
             {"LOTTERY_LOG_LEVEL", "info"}};
   }
 
-  std::string NextLog(const std::string& what) { return absl::StrCat(log_prefix_, "_", n_++, "_", what, ".log"); }
+  std::string NextLog(const std::string& what) {
+    return absl::StrCat(log_prefix_, "_", n_++, "_", what, ".log");
+  }
 
   // Runs `lottery-cdc-relay <args>` to completion; returns its exit code, output in `output`.
   int Cli(const std::vector<std::string>& args, std::string* output = nullptr,
@@ -58,7 +60,8 @@ class Scenario {
     std::string out = ReadFile(log);
     if (output != nullptr) *output = out;
     if (!rc.has_value()) {
-      ADD_FAILURE() << "lottery-cdc-relay " << (args.empty() ? "" : args[0]) << " timed out:\n" << out;
+      ADD_FAILURE() << "lottery-cdc-relay " << (args.empty() ? "" : args[0]) << " timed out:\n"
+                    << out;
       return -1;
     }
     return *rc;
@@ -102,13 +105,14 @@ inline std::vector<std::string> InsertRows(PGconn* conn, const std::string& topi
                                            int per_txn) {
   std::vector<std::string> ids;
   for (int t = 0; t < txns; ++t) {
-    auto res = pg::Exec(conn,
-                        "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, "
-                        "payload, headers) SELECT gen_random_uuid(), 'lottery', 'key-' || (g % 7), "
-                        "'lotteryAwardCreated', $1, 'application/octet-stream', "
-                        "convert_to(repeat(md5(g::text), 4), 'UTF8'), '{\"x-test\": \"1\"}' "
-                        "FROM generate_series(1, $2::int) g RETURNING id::text",
-                        {pg::Param::Text(topic), pg::Param::Text(std::to_string(per_txn))});
+    auto res =
+        pg::Exec(conn,
+                 "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, "
+                 "payload, headers) SELECT gen_random_uuid(), 'lottery', 'key-' || (g % 7), "
+                 "'lotteryAwardCreated', $1, 'application/octet-stream', "
+                 "convert_to(repeat(md5(g::text), 4), 'UTF8'), '{\"x-test\": \"1\"}' "
+                 "FROM generate_series(1, $2::int) g RETURNING id::text",
+                 {pg::Param::Text(topic), pg::Param::Text(std::to_string(per_txn))});
     EXPECT_TRUE(res.ok()) << res.status();
     if (!res.ok()) return ids;
     for (int i = 0; i < PQntuples(res->get()); ++i) ids.emplace_back(pg::Value(res->get(), i, 0));

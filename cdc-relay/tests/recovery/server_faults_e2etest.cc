@@ -30,7 +30,8 @@ void Stack(const std::string& verb) {
   while (!port.empty() && (port.back() == '\n' || port.back() == ' ')) port.pop_back();
   ASSERT_EQ(lottery::testing::KafkaBootstrap(), "127.0.0.1:" + port)
       << "LOTTERY_KAFKA_BOOTSTRAP is not the broker of the stack in " << StateDir();
-  std::string cmd = "LOTTERY_STATE_DIR='" + StateDir() + "' '" + LOTTERY_SOURCE_DIR + "/scripts/stack' " + verb;
+  std::string cmd =
+      "LOTTERY_STATE_DIR='" + StateDir() + "' '" + LOTTERY_SOURCE_DIR + "/scripts/stack' " + verb;
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
@@ -98,12 +99,17 @@ TEST(ServerFaults, SlotInvalidatedThenRecoverSlotLost) {
   s.db().Scalar("CREATE TABLE filler (b text)");
   {
     WalKeepSizeGuard guard(s.db());
-    bool lost = WaitFor([&] {
-      s.db().Scalar("INSERT INTO filler SELECT repeat(md5(g::text), 32) FROM generate_series(1, 2000) g RETURNING 1");
-      s.db().Scalar("SELECT pg_switch_wal()::text");
-      s.db().Scalar("CHECKPOINT");
-      return s.db().Scalar("SELECT wal_status FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") == "lost";
-    }, std::chrono::seconds(60));
+    bool lost = WaitFor(
+        [&] {
+          s.db().Scalar(
+              "INSERT INTO filler SELECT repeat(md5(g::text), 32) FROM generate_series(1, 2000) g "
+              "RETURNING 1");
+          s.db().Scalar("SELECT pg_switch_wal()::text");
+          s.db().Scalar("CHECKPOINT");
+          return s.db().Scalar("SELECT wal_status FROM pg_replication_slots WHERE slot_name = '" +
+                               s.slot() + "'") == "lost";
+        },
+        std::chrono::seconds(60));
     guard.Reset();
     ASSERT_TRUE(lost) << "the slot was not invalidated";
   }

@@ -1,8 +1,9 @@
 // The pure parts of the recovery commands: the status verdict and the dry run's JSON lines.
+#include "lottery/cdc/recovery/status.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lottery/cdc/recovery/replay.h"
-#include "lottery/cdc/recovery/status.h"
 #include "lottery/v1/award.pb.h"
 #include "simdjson.h"
 

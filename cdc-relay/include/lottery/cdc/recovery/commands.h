@@ -11,7 +11,8 @@ namespace lottery::cdc::recovery {
 
 // `status [--json] [--max-lag-bytes N]`: exit code = StatusVerdict (0 healthy).
 CommandMain SetupStatusCommand(CLI::App& command, const CommonOptions& options);
-// `replay --dry-run [--from-lsn X] [--to-lsn Y]`: JSON lines on stdout; non-zero on any decode error.
+// `replay --dry-run [--from-lsn X] [--to-lsn Y]`: JSON lines on stdout; non-zero on any decode
+// error.
 CommandMain SetupReplayCommand(CLI::App& command, const CommonOptions& options);
 // `drop [--force] [--delete-checkpoint]`.
 CommandMain SetupDropCommand(CLI::App& command, const CommonOptions& options);

@@ -30,7 +30,7 @@ struct RecoverOptions {
     kSlotLost,   // --slot-lost: the slot is missing or invalidated, the relay is stopped
   };
   Mode mode = Mode::kFromTable;
-  std::optional<int64_t> from_seq;  // rows with seq >= from_seq
+  std::optional<int64_t> from_seq;   // rows with seq >= from_seq
   std::optional<std::string> since;  // rows with created_at >= since (timestamptz text)
   // kSlotLost: rows with created_at >= checkpoint commit time - window are candidates;
   // nullopt = the whole table ("--window all", or no checkpoint).
@@ -63,10 +63,9 @@ absl::StatusOr<RecoverResult> Recover(const RecoverOptions& options);
 // The event ids (`id` header) present for a read_committed consumer in `topics`, in records with
 // a timestamp at or after `since` (all records when since is InfinitePast). Missing topics have
 // none. Reads each partition to its end (last stable offset).
-absl::StatusOr<absl::flat_hash_set<std::string>> PublishedIds(const kafka::Properties& props,
-                                                              const std::vector<std::string>& topics,
-                                                              absl::Time since,
-                                                              absl::Duration timeout);
+absl::StatusOr<absl::flat_hash_set<std::string>> PublishedIds(
+    const kafka::Properties& props, const std::vector<std::string>& topics, absl::Time since,
+    absl::Duration timeout);
 
 // Reads every partition of `topics` with read_committed, from the first record at or after
 // `since` (InfinitePast: from the beginning), up to the end each partition had when the call

@@ -13,8 +13,8 @@ namespace lottery::cdc::recovery {
 
 // One outbox event as the slot holds it, with its transaction's commit position.
 struct ReplayedEvent {
-  Lsn commit_lsn = 0;  // LSN of the commit record (what `--from-lsn/--to-lsn` compare with)
-  Lsn end_lsn = 0;     // end of the commit record (what the relay checkpoints and confirms)
+  Lsn commit_lsn = 0;       // LSN of the commit record (what `--from-lsn/--to-lsn` compare with)
+  Lsn end_lsn = 0;          // end of the commit record (what the relay checkpoints and confirms)
   int64_t commit_time = 0;  // microseconds since 2000-01-01 UTC
   OutboxEvent event;
 };

@@ -28,8 +28,8 @@ struct StatusReport {
   SlotInfo slot;
   std::optional<Checkpoint> checkpoint;
   std::optional<std::string> recovery_progress;  // last `recover` run's progress record (JSON)
-  std::string server_system_id;  // "" when the role may not read pg_control_system()
-  int64_t lag_bytes = 0;         // current WAL - confirmed_flush_lsn (slot exists)
+  std::string server_system_id;       // "" when the role may not read pg_control_system()
+  int64_t lag_bytes = 0;              // current WAL - confirmed_flush_lsn (slot exists)
   std::optional<double> lag_seconds;  // now - commit time of the checkpoint's transaction
   Verdict verdict = Verdict::kUnknown;
   std::string reason;  // one line
