@@ -142,17 +142,40 @@ int Latency(const std::string& dsn, const std::string& bootstrap, const std::str
       received.fetch_add(1);
     }
   });
+  // Several inserting connections, so one connection's commit latency does not cap the rate.
+  constexpr int kWriters = 4;
   int total = rate * seconds;
   auto start = Clock::now();
-  for (int i = 0; i < total; ++i) {
-    auto due = start + std::chrono::microseconds(static_cast<int64_t>(i) * 1000000 / rate);
-    std::this_thread::sleep_until(due);
-    // The clock starts before the INSERT's commit: latency = commit + relay + Kafka + consumer.
-    auto st = lottery::pg::ExecCommand(conn->get(), insert,
-                                       {lottery::pg::Param::Text(topic),
-                                        lottery::pg::Param::Text(absl::StrCat("k", i % 997)),
-                                        lottery::pg::Param::Text(std::to_string(NowMicros()))});
-    if (!st.ok()) return Fail(st);
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      auto wconn = lottery::pg::Connect(dsn);
+      if (!wconn.ok()) {
+        failed = true;
+        return;
+      }
+      for (int i = w; i < total; i += kWriters) {
+        auto due = start + std::chrono::microseconds(static_cast<int64_t>(i) * 1000000 / rate);
+        std::this_thread::sleep_until(due);
+        // The clock starts before the INSERT's commit: commit + relay + Kafka + consumer.
+        auto st = lottery::pg::ExecCommand(
+            wconn->get(), insert,
+            {lottery::pg::Param::Text(topic), lottery::pg::Param::Text(absl::StrCat("k", i % 997)),
+             lottery::pg::Param::Text(std::to_string(NowMicros()))});
+        if (!st.ok()) {
+          fprintf(stderr, "relay bench: %s\n", st.ToString().c_str());
+          failed = true;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  if (failed.load()) {
+    done = true;
+    reader.join();
+    return 1;
   }
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   auto wait_until = Clock::now() + std::chrono::seconds(30);

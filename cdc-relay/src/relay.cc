@@ -56,6 +56,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
+constexpr int64_t kBackloggedMicros = 100'000;
+
 struct Metrics {
   explicit Metrics(metrics::Registry& r)
       : events_decoded(r.AddCounter("lottery_relay_events_decoded_total",
@@ -255,7 +257,6 @@ absl::Status Relay::SendStatus(bool reply_requested) {
                 FormatLsn(flush), reply_requested ? " (reply requested)" : "");
   last_status_ = absl::Now();
   metrics_.confirmed_lsn.Set(static_cast<double>(flush));
-  metrics_.lag_bytes.Set(received_ > flush ? static_cast<double>(received_ - flush) : 0.0);
   return absl::OkStatus();
 }
 
@@ -335,6 +336,8 @@ absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
   if (!txn) return absl::OkStatus();
   metrics_.events_decoded.Inc(txn->events.size());
   SyncIgnoredCounters();
+  // Behind when the server sends a transaction well after it committed (same clock).
+  tracker_->SetBacklogged(x.send_time - txn->commit_time > kBackloggedMicros);
   BatchTracker::Action action = tracker_->Add(*txn, absl::Now());
   if (action == BatchTracker::Action::kSkip) {
     metrics_.pg_txns_skipped.Inc();
@@ -364,6 +367,10 @@ void Relay::PollSlot() {
   auto info = InspectSlot(sql_.get(), config_.slot);
   if (info.ok()) {
     slot_confirmed_ = info->confirmed_flush_lsn;
+    metrics_.lag_bytes.Set(info->current_wal_lsn > info->confirmed_flush_lsn
+                               ? static_cast<double>(info->current_wal_lsn -
+                                                     info->confirmed_flush_lsn)
+                               : 0.0);
     metrics_.retained_bytes.Set(static_cast<double>(info->retained_bytes));
   } else {
     spdlog::warn("inspect slot: {}", std::string(info.status().message()));

@@ -115,11 +115,14 @@ BatchTracker::Action BatchTracker::Add(const CommittedTxn& txn, absl::Time now) 
 }
 
 bool BatchTracker::Due(absl::Time now) const {
-  return batch_open() && (batch_txns_ >= options_.max_txns || now >= DueAt());
+  return batch_open() && (batch_txns_ >= options_.max_txns ||
+                          batch_events_ >= options_.max_events || now >= DueAt());
 }
 
 absl::Time BatchTracker::DueAt() const {
-  return batch_open() ? batch_started_ + options_.max_age : absl::InfiniteFuture();
+  if (!batch_open()) return absl::InfiniteFuture();
+  return batch_started_ + (backlogged_ ? std::max(options_.backlog_age, options_.max_age)
+                                       : options_.max_age);
 }
 
 void BatchTracker::Committed() {

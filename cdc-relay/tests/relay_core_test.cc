@@ -189,6 +189,20 @@ TEST(BatchTrackerTest, DueAfterMMilliseconds) {
   EXPECT_EQ(t.DueAt(), kT0 + absl::Milliseconds(20));
 }
 
+TEST(BatchTrackerTest, ABacklogGrowsBatchesUpToTheirCaps) {
+  BatchTracker t({500, absl::Milliseconds(20), absl::Milliseconds(250), 5}, 0, 0);
+  t.SetBacklogged(true);
+  t.Add(Txn(0x110, 2), kT0);
+  EXPECT_FALSE(t.Due(kT0 + absl::Milliseconds(100)));  // behind: M does not apply
+  EXPECT_TRUE(t.Due(kT0 + absl::Milliseconds(250)));
+  t.Add(Txn(0x120, 3), kT0);
+  EXPECT_TRUE(t.Due(kT0));  // max_events
+  t.Committed();
+  t.SetBacklogged(false);  // caught up: back to M
+  t.Add(Txn(0x130, 1), kT0);
+  EXPECT_TRUE(t.Due(kT0 + absl::Milliseconds(20)));
+}
+
 TEST(BatchTrackerTest, AbortConfirmsNothingAndTheRedeliveryIsPublishedAgain) {
   BatchTracker t({500, absl::Milliseconds(20)}, 0x100, 0x100);
   t.Add(Txn(0x110, 1), kT0);

@@ -75,6 +75,11 @@ class BatchTracker {
   struct Options {
     size_t max_txns = 500;                          // K: PG transactions per Kafka transaction
     absl::Duration max_age = absl::Milliseconds(20);  // M: oldest buffered txn -> commit
+    // While the relay is behind (a backlog: the server sends transactions that committed long
+    // ago), waiting M buys no latency, and each commit costs a broker round trip, so batches
+    // grow up to `backlog_age` or `max_events`, whichever comes first.
+    absl::Duration backlog_age = absl::Milliseconds(250);
+    size_t max_events = 20000;
   };
   // `checkpoint`: the last commit end LSN in Kafka (0 if none); `confirmed`: the slot's position.
   BatchTracker(Options options, Lsn checkpoint, Lsn confirmed);
@@ -90,7 +95,12 @@ class BatchTracker {
   bool batch_open() const { return batch_txns_ > 0; }
   size_t batch_txns() const { return batch_txns_; }
   size_t batch_events() const { return batch_events_; }
-  // The batch should be committed now (K transactions or M elapsed since its first txn).
+  // Whether the stream is behind (see Options); the relay sets it from each Commit: server send
+  // time minus commit time above a threshold.
+  void SetBacklogged(bool backlogged) { backlogged_ = backlogged; }
+  bool backlogged() const { return backlogged_; }
+  // The batch should be committed now: K transactions or max_events, or M elapsed since its
+  // first txn (backlog_age while backlogged).
   bool Due(absl::Time now) const;
   // The time at which the open batch becomes due (InfiniteFuture when none is open).
   absl::Time DueAt() const;
@@ -120,6 +130,7 @@ class BatchTracker {
   Lsn batch_end_lsn_ = 0;
   int64_t batch_last_commit_time_ = 0;
   absl::Time batch_started_ = absl::InfiniteFuture();
+  bool backlogged_ = false;
 };
 
 }  // namespace lottery::cdc
