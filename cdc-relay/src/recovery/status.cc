@@ -42,11 +42,12 @@ void Judge(StatusReport& r, const StatusLimits& limits) {
                             " (failover or restore): see docs/operations.md");
     return;
   }
-  if (r.checkpoint && r.checkpoint->lsn > s.current_wal_lsn) {
+  const Lsn wal = r.wal_after_checkpoint != 0 ? r.wal_after_checkpoint : s.current_wal_lsn;
+  if (r.checkpoint && r.checkpoint->lsn > wal) {
     r.verdict = Verdict::kCheckpointAhead;
     r.reason =
         absl::StrCat("the checkpoint (", FormatLsn(r.checkpoint->lsn),
-                     ") is beyond this server's WAL (", FormatLsn(s.current_wal_lsn),
+                     ") is beyond this server's WAL (", FormatLsn(wal),
                      "): the database lost WAL that Kafka has (restore?): docs/operations.md");
     return;
   }
@@ -121,6 +122,9 @@ StatusReport ReadStatus(const std::string& pg_dsn, const kafka::Properties& kafk
   }
   r.checkpoint = cp->checkpoint;
   r.recovery_progress = cp->recovery_progress;
+  if (auto after = InspectSlot(conn->get(), slot); after.ok()) {
+    r.wal_after_checkpoint = after->current_wal_lsn;
+  }
   if (r.checkpoint && r.checkpoint->commit_time != 0) {
     r.lag_seconds = absl::ToDoubleSeconds(absl::Now() - FromPgMicros(r.checkpoint->commit_time));
   }

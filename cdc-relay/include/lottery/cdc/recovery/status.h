@@ -28,6 +28,9 @@ struct StatusReport {
   SlotInfo slot;
   std::optional<Checkpoint> checkpoint;
   std::optional<std::string> recovery_progress;  // last `recover` run's progress record (JSON)
+  // The server's WAL position read AFTER the checkpoint (a checkpoint beyond it is impossible
+  // unless the database lost WAL); 0: use slot.current_wal_lsn.
+  Lsn wal_after_checkpoint = 0;
   std::string server_system_id;       // "" when the role may not read pg_control_system()
   int64_t lag_bytes = 0;              // current WAL - confirmed_flush_lsn (slot exists)
   std::optional<double> lag_seconds;  // now - commit time of the checkpoint's transaction
