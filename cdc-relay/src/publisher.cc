@@ -1,5 +1,7 @@
 #include "lottery/cdc/publisher.h"
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 #include "lottery/common/status.h"
 
@@ -78,6 +80,9 @@ absl::Status TransactionalProducer::ProduceRecord(
     rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(),
                         static_cast<ssize_t>(v.size()));
   }
+  // A full local queue means the brokers do not take messages: wait a while, then report
+  // kUnavailable so the caller can keep PostgreSQL informed and honour SIGTERM.
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (true) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
@@ -85,7 +90,7 @@ absl::Status TransactionalProducer::ProduceRecord(
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();  // headers now owned
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && std::chrono::steady_clock::now() < give_up) {
       rd_kafka_poll(rk_.get(), 50);  // local queue full: wait for deliveries
       continue;
     }

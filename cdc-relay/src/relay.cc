@@ -350,8 +350,16 @@ absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
     session_skipped_ = 0;
   }
   if (action == BatchTracker::Action::kPublish) {
-    if (!producer_->in_transaction()) RETURN_IF_ERROR(producer_->Begin());
-    for (const OutboxEvent& e : txn->events) RETURN_IF_ERROR(producer_->Produce(e, txn->end_lsn));
+    absl::Status st = producer_->in_transaction() ? absl::OkStatus() : producer_->Begin();
+    for (size_t i = 0; st.ok() && i < txn->events.size(); ++i) {
+      st = producer_->Produce(txn->events[i], txn->end_lsn);
+    }
+    if (!st.ok() && st.code() != absl::StatusCode::kFailedPrecondition) {
+      // Part of this PostgreSQL transaction may be in the Kafka transaction: it must never be
+      // committed, so whatever the cause, abort and restart from the confirmed position.
+      return absl::AbortedError(absl::StrCat("producing xid ", txn->xid, ": ", st.message()));
+    }
+    RETURN_IF_ERROR(st);
   }
   if (config_.end_lsn != 0 && txn->end_lsn >= config_.end_lsn) force_commit = true;
   return absl::OkStatus();
@@ -365,6 +373,9 @@ void Relay::PollSlot() {
     sql_ = std::move(*conn);
   }
   auto info = InspectSlot(sql_.get(), config_.slot);
+  if (!info.ok() && info.status().code() == absl::StatusCode::kUnavailable) {
+    sql_.reset();  // a stale connection (server restarted): the next poll reconnects
+  }
   if (info.ok()) {
     slot_confirmed_ = info->confirmed_flush_lsn;
     metrics_.lag_bytes.Set(info->current_wal_lsn > info->confirmed_flush_lsn
@@ -384,7 +395,9 @@ absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
   absl::Status started = repl_->StartReplication(config_.slot, 0, config_.publication);
   if (started.code() == absl::StatusCode::kFailedPrecondition) {
     // Gone or invalidated since Setup: never stream from a fresh slot silently.
-    auto info = InspectSlot(sql_.get(), config_.slot);
+    PollSlot();  // reconnects the normal connection if needed
+    auto info = sql_ ? InspectSlot(sql_.get(), config_.slot)
+                     : absl::StatusOr<SlotInfo>(absl::UnavailableError("no connection"));
     if (info.ok() && (!info->exists || info->lost())) {
       return SlotLostError(config_.slot, *info,
                            Checkpoint{.slot = config_.slot, .lsn = tracker_->checkpoint()});
