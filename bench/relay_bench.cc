@@ -128,6 +128,14 @@ int Latency(const std::string& dsn, const std::string& bootstrap, const std::str
     c = Consumer(bootstrap, topic);
   }
   if (!c.ok()) return Fail(c.status());
+  // Start the clock only once the warm-up row was read: the consumer's own start-up (offsets,
+  // first fetch) and the relay's first commit to this topic are not what is measured.
+  bool warmed = false;
+  for (auto until = Clock::now() + std::chrono::seconds(30); !warmed && Clock::now() < until;) {
+    MessagePtr m(rd_kafka_consumer_poll(c->get(), 100));
+    warmed = m && m->err == 0 && m->key_len == 6;
+  }
+  if (!warmed) return Fail(absl::DeadlineExceededError("the warm-up row never arrived"));
 
   std::atomic<bool> done{false};
   std::vector<double> latencies_ms;
