@@ -150,6 +150,7 @@ class Relay {
   Lsn received_ = 0;        // highest server WAL end seen
   uint64_t session_skipped_ = 0;
   Lsn slot_confirmed_ = 0;  // as of the last PollSlot()
+  std::string checkpoint_system_id_;  // cluster that wrote the checkpoint read at start
   absl::Time last_status_ = absl::InfinitePast();
   absl::Time last_slot_poll_ = absl::InfinitePast();
 };
@@ -236,6 +237,7 @@ absl::Status Relay::Setup() {
         "): the database was restored or failed over; see `lottery-cdc-relay status` and "
         "docs/operations.md"));
   }
+  if (checkpoint) checkpoint_system_id_ = checkpoint->system_id;
   Lsn cp = checkpoint ? checkpoint->lsn : 0;
   tracker_.emplace(BatchTracker::Options{config_.batch_txns, config_.batch_time}, cp,
                    slot.confirmed_flush_lsn);
@@ -392,6 +394,15 @@ absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
   ASSIGN_OR_RETURN(ReplicationConnection conn, ReplicationConnection::Connect(config_.pg_dsn));
   repl_.emplace(std::move(conn));
   ASSIGN_OR_RETURN(identity_, repl_->IdentifySystem());
+  if (!checkpoint_system_id_.empty() && checkpoint_system_id_ != identity_.system_id) {
+    // Its LSNs mean nothing here: skipping by them could drop events of this cluster.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the checkpoint of slot ", config_.slot, " in ", config_.checkpoint_topic,
+        " was written from PostgreSQL system ", checkpoint_system_id_, ", but this server is ",
+        identity_.system_id, ": another cluster shares the slot name and checkpoint topic, or "
+        "the database was replaced; use a distinct --slot/--checkpoint-topic, or see "
+        "`lottery-cdc-relay status` and docs/operations.md"));
+  }
   absl::Status started = repl_->StartReplication(config_.slot, 0, config_.publication);
   if (started.code() == absl::StatusCode::kFailedPrecondition) {
     // Gone or invalidated since Setup: never stream from a fresh slot silently.

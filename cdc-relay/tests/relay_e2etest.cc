@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "httplib.h"
 #include "gtest/gtest.h"
+#include "lottery/cdc/checkpoint.h"
 #include "lottery/common/testing/status_matchers.h"
 #include "relay_test_util.h"
 
@@ -243,6 +244,25 @@ TEST(RelayE2eTest, ALostSlotWithACheckpointStopsAndNamesTheRecoverCommand) {
   EXPECT_NE(*code, 0);
   EXPECT_THAT(w.Log("again"), HasSubstr("lottery-cdc-relay recover --slot-lost"));
   EXPECT_FALSE(w.SlotExists()) << "the relay must not create a fresh slot and skip the gap";
+}
+
+TEST(RelayE2eTest, ACheckpointFromAnotherClusterIsRefused) {
+  RelayWorld w;
+  ASSERT_OK(pg::ExecCommand(w.db.Connect().get(),
+                            "SELECT pg_create_logical_replication_slot($1, 'pgoutput')",
+                            {pg::Param::Text(w.slot)}));
+  Checkpoint foreign;
+  foreign.slot = w.slot;
+  foreign.lsn = 1;
+  foreign.system_id = "1234567890";
+  ASSERT_OK(EnsureCheckpointTopic(KafkaBootstrap(), w.checkpoint_topic));
+  lottery::testing::ProduceAll(
+      {{w.checkpoint_topic, w.slot, EncodeCheckpoint(foreign), {}, -1}});
+  auto relay = w.StartRelay("relay");
+  auto code = relay->Wait(std::chrono::seconds(60));
+  ASSERT_TRUE(code.has_value()) << w.Log("relay");
+  EXPECT_NE(*code, 0);
+  EXPECT_THAT(w.Log("relay"), HasSubstr("was written from PostgreSQL system 1234567890"));
 }
 
 TEST(RelayE2eTest, AMissingPublicationIsAClearError) {
