@@ -155,6 +155,15 @@ class Relay {
   absl::Time last_slot_poll_ = absl::InfinitePast();
 };
 
+// Says why a kFailedPrecondition from the producer stops the relay.
+absl::Status ExplainKafkaFatal(absl::Status st, const std::string& slot) {
+  if (st.code() != absl::StatusCode::kFailedPrecondition) return st;
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the Kafka producer ", TransactionalIdForSlot(slot),
+      " was fenced or failed fatally (is another lottery-cdc-relay running on slot ", slot,
+      "? it fences this one); stopping without confirming anything more: ", st.message()));
+}
+
 bool Relay::Sleep(absl::Duration d) {
   absl::Time until = absl::Now() + d;
   while (!stop_.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
@@ -289,13 +298,14 @@ absl::Status Relay::CommitBatch() {
     c.database = database_;
     c.events = tracker_->batch_events();
     c.written_at_unix_ms = absl::ToUnixMillis(absl::Now());
-    RETURN_IF_ERROR(producer_->ProduceCheckpoint(config_.checkpoint_topic, c));
+    RETURN_IF_ERROR(
+        ExplainKafkaFatal(producer_->ProduceCheckpoint(config_.checkpoint_topic, c), config_.slot));
     absl::Time start = absl::Now();
     absl::Time first_failure = absl::InfiniteFuture();
     while (true) {
       absl::Status st = producer_->Commit(milliseconds(5000));
       if (st.ok()) break;
-      if (st.code() != absl::StatusCode::kUnavailable) return st;
+      if (st.code() != absl::StatusCode::kUnavailable) return ExplainKafkaFatal(st, config_.slot);
       // Kafka unreachable: confirm nothing new, keep the replication connection alive, retry.
       if (first_failure == absl::InfiniteFuture()) first_failure = absl::Now();
       spdlog::warn("Kafka commit not done yet, retrying: {}", std::string(st.message()));
@@ -322,8 +332,9 @@ absl::Status Relay::AbortBatch() {
   tracker_->Aborted();
   if (!producer_->in_transaction()) return absl::OkStatus();
   metrics_.kafka_aborted.Inc();
-  return RetryUnavailable(stop_, "Kafka abort_transaction",
-                          [&] { return producer_->Abort(milliseconds(10000)); });
+  return ExplainKafkaFatal(RetryUnavailable(stop_, "Kafka abort_transaction",
+                                            [&] { return producer_->Abort(milliseconds(10000)); }),
+                           config_.slot);
 }
 
 absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
@@ -361,7 +372,7 @@ absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
       // committed, so whatever the cause, abort and restart from the confirmed position.
       return absl::AbortedError(absl::StrCat("producing xid ", txn->xid, ": ", st.message()));
     }
-    RETURN_IF_ERROR(st);
+    RETURN_IF_ERROR(ExplainKafkaFatal(st, config_.slot));
   }
   if (config_.end_lsn != 0 && txn->end_lsn >= config_.end_lsn) force_commit = true;
   return absl::OkStatus();
