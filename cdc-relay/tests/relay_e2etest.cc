@@ -126,6 +126,41 @@ TEST(RelayE2eTest, ASecondRelayOnTheSameSlotFencesTheFirstWithoutDuplicates) {
   ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 
+TEST(RelayE2eTest, SigtermDuringAStreamFinishesTheOpenTransactionAndExitsZero) {
+  RelayWorld w;
+  auto relay = w.StartRelay("relay", {"--batch-ms", "200"});  // a batch is open most of the time
+  ASSERT_TRUE(WaitFor([&] { return w.SlotExists(); }, std::chrono::seconds(30))) << w.Log("relay");
+  std::atomic<bool> stop{false};
+  std::vector<std::string> ids;
+  std::thread writer([&] {
+    auto conn = w.db.Connect();
+    for (int i = 0; !stop.load(); ++i) {
+      auto got = InsertOutbox(conn.get(), w.topic, {absl::StrCat("k", i % 3)}, {absl::StrCat(i)});
+      ids.insert(ids.end(), got.begin(), got.end());
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  relay->Kill(SIGTERM);
+  auto code = relay->Wait(std::chrono::seconds(20));
+  stop = true;
+  writer.join();
+  EXPECT_EQ(code, 0) << w.Log("relay");
+  // The open Kafka transaction was committed and then confirmed: the slot stands at (or, through
+  // an idle keepalive, past) the last published commit.
+  Lsn confirmed = w.ConfirmedFlush();
+  Lsn max_published = 0;
+  for (const auto& r : ReadAllCommitted({w.topic})) {
+    max_published = std::max(max_published, *ParseLsn(*r.Header("lsn")));
+  }
+  EXPECT_GT(max_published, 0u);
+  EXPECT_GE(confirmed, max_published) << w.Log("relay");
+  // What it confirmed is in Kafka; a new relay drains the rest without repeating anything.
+  auto drain = w.StartRelay("drain", {"--end-lsn", FormatLsn(w.CurrentWalLsn())});
+  EXPECT_EQ(drain->Wait(std::chrono::seconds(60)), 0) << w.Log("drain");
+  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+}
+
 TEST(RelayE2eTest, TrafficOutsideThePublicationIsNotPublishedAndDoesNotPinWal) {
   RelayWorld w;
   auto conn = w.db.Connect();
