@@ -12,6 +12,7 @@
 #include "lottery/cdc/publisher.h"
 #include "lottery/cdc/relay_core.h"
 #include "lottery/common/status.h"
+#include "relay_metrics.h"
 #include "spdlog/spdlog.h"
 
 namespace lottery::cdc {
@@ -57,61 +58,6 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr int64_t kBackloggedMicros = 100'000;
-
-struct Metrics {
-  explicit Metrics(metrics::Registry& r)
-      : events_decoded(r.AddCounter("lottery_relay_events_decoded_total",
-                                    "Outbox inserts decoded from the WAL")),
-        events_published(r.AddCounter("lottery_relay_events_published_total",
-                                      "Outbox events committed to Kafka")),
-        pg_txns_published(r.AddCounter("lottery_relay_pg_transactions_published_total",
-                                       "PostgreSQL transactions committed to Kafka")),
-        pg_txns_skipped(r.AddCounter(
-            "lottery_relay_pg_transactions_skipped_total",
-            "PostgreSQL transactions re-sent by the slot but already in Kafka (checkpoint)")),
-        kafka_committed(r.AddCounter("lottery_relay_kafka_transactions_committed_total",
-                                     "Kafka transactions committed")),
-        kafka_aborted(r.AddCounter("lottery_relay_kafka_transactions_aborted_total",
-                                   "Kafka transactions aborted")),
-        commit_seconds(r.AddHistogram("lottery_relay_kafka_commit_seconds",
-                                      "Duration of commit_transaction",
-                                      metrics::LatencyBuckets())),
-        lag_bytes(r.AddGauge("lottery_relay_lag_bytes",
-                             "Server WAL end minus the LSN confirmed to PostgreSQL")),
-        lag_seconds(r.AddGauge(
-            "lottery_relay_lag_seconds",
-            "At the last Kafka commit: now minus the commit time of its last PostgreSQL txn")),
-        last_published_commit_time(r.AddGauge(
-            "lottery_relay_last_published_commit_timestamp_seconds",
-            "Commit time (unix) of the last PostgreSQL transaction published to Kafka")),
-        retained_bytes(r.AddGauge("lottery_relay_slot_retained_wal_bytes",
-                                  "WAL retained by the slot: current WAL LSN - restart_lsn")),
-        confirmed_lsn(r.AddGauge("lottery_relay_confirmed_lsn", "LSN confirmed to PostgreSQL")),
-        reconnects(r.AddCounter("lottery_relay_reconnects_total",
-                                "Replication sessions restarted (errors, aborts)")),
-        updates(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"update\"}",
-                             "Outbox changes that are not published (the outbox is insert-only)")),
-        deletes(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"delete\"}", "")),
-        truncates(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"truncate\"}", "")),
-        messages(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"message\"}", "")) {}
-  metrics::Counter& events_decoded;
-  metrics::Counter& events_published;
-  metrics::Counter& pg_txns_published;
-  metrics::Counter& pg_txns_skipped;
-  metrics::Counter& kafka_committed;
-  metrics::Counter& kafka_aborted;
-  metrics::Histogram& commit_seconds;
-  metrics::Gauge& lag_bytes;
-  metrics::Gauge& lag_seconds;
-  metrics::Gauge& last_published_commit_time;
-  metrics::Gauge& retained_bytes;
-  metrics::Gauge& confirmed_lsn;
-  metrics::Counter& reconnects;
-  metrics::Counter& updates;
-  metrics::Counter& deletes;
-  metrics::Counter& truncates;
-  metrics::Counter& messages;
-};
 
 class Relay {
  public:
