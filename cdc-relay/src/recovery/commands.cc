@@ -1,5 +1,8 @@
 #include "lottery/cdc/recovery/commands.h"
 
+#include <signal.h>
+
+#include <atomic>
 #include <iostream>
 #include <memory>
 
@@ -9,6 +12,8 @@
 #include "lottery/cdc/recovery/recover.h"
 #include "lottery/cdc/recovery/replay.h"
 #include "lottery/cdc/recovery/status.h"
+#include "lottery/cdc/relay.h"
+#include "lottery/cdc/replication.h"
 #include "lottery/common/pg.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -29,6 +34,49 @@ int Fail(const absl::Status& st) {
 void SetLogLevel(const CommonOptions& o) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("recovery"));
   spdlog::set_level(spdlog::level::from_str(o.log_level));
+}
+
+std::atomic<bool> g_replay_stop{false};
+void OnReplayStopSignal(int) { g_replay_stop = true; }
+
+// `replay --publish`: the daemon's own loop (RunRelay), bounded by an end LSN, for resuming by hand
+// after an outage. It refuses while a daemon holds the slot: that daemon already publishes what the
+// slot holds, and taking over its transactional id would fence it.
+int ReplayPublish(const CommonOptions& options, const std::string& to_lsn) {
+  auto config = MakeRelayConfig(options);
+  if (!config.ok()) return Fail(config.status());
+  auto conn = pg::Connect(options.pg_dsn);
+  if (!conn.ok()) return Fail(conn.status());
+  auto slot = InspectSlot(conn->get(), options.slot);
+  if (!slot.ok()) return Fail(slot.status());
+  if (!slot->exists || slot->lost()) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        "slot ", options.slot, slot->exists ? " is invalidated" : " does not exist",
+        ": nothing to replay; use `lottery-cdc-relay recover --slot-lost`")));
+  }
+  if (slot->active) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        "slot ", options.slot, " is in use by pid ", slot->active_pid,
+        " (a running relay already publishes what the slot holds); stop it first")));
+  }
+  config->end_lsn = slot->current_wal_lsn;
+  if (!to_lsn.empty()) {
+    auto parsed = ParseLsn(to_lsn);
+    if (!parsed.ok()) return Fail(parsed.status());
+    config->end_lsn = *parsed;
+  }
+  config->metrics_addr.clear();
+  struct sigaction sa {};
+  sa.sa_handler = OnReplayStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  metrics::Registry registry;
+  absl::Status st = RunRelay(*config, g_replay_stop, registry);
+  if (!st.ok()) return Fail(st);
+  std::cout << "{\"replayed_to_lsn\":\"" << FormatLsn(config->end_lsn) << "\",\"interrupted\":"
+            << (g_replay_stop ? "true" : "false") << "}" << std::endl;
+  return 0;
 }
 
 }  // namespace
@@ -66,16 +114,23 @@ CommandMain SetupReplayCommand(CLI::App& command, const CommonOptions& options) 
   auto f = std::make_shared<Flags>();
   command.add_flag("--dry-run", f->dry_run,
                    "print the events the slot holds as JSON lines, without consuming the slot");
-  command.add_flag("--publish", f->publish, "(not implemented: start the relay instead)");
-  command.add_option("--from-lsn", f->from_lsn, "only transactions whose commit LSN is >= X/Y");
+  command.add_flag("--publish", f->publish,
+                   "publish what the slot holds through the daemon's exactly-once path (deduped "
+                   "against the Kafka checkpoint), up to --to-lsn or the WAL end at start, then exit");
+  command.add_option("--from-lsn", f->from_lsn, "only transactions whose commit LSN is >= X/Y (dry run only)");
   command.add_option("--to-lsn", f->to_lsn, "only transactions whose commit LSN is <= X/Y");
   return [f, &options]() -> int {
     SetLogLevel(options);
-    if (f->publish || !f->dry_run) {
-      return Fail(absl::InvalidArgumentError(
-          "only `replay --dry-run` exists: to publish what the slot holds, start the relay (it "
-          "publishes exactly once from its checkpoint); to republish rows Kafka lost, use "
-          "`recover --from-seq`"));
+    if (f->publish == f->dry_run) {
+      return Fail(absl::InvalidArgumentError("replay needs exactly one of --dry-run and --publish"));
+    }
+    if (f->publish) {
+      if (!f->from_lsn.empty()) {
+        return Fail(absl::InvalidArgumentError(
+            "--from-lsn cannot be used with --publish: publishing starts at the slot's confirmed "
+            "position and skips what the checkpoint says Kafka has, so nothing is lost or repeated"));
+      }
+      return ReplayPublish(options, f->to_lsn);
     }
     PeekOptions po{options.slot, options.publication, 0, 0};
     for (auto [text, lsn] :

@@ -153,6 +153,32 @@ TEST(Recovery, RelayKilledDuringBacklog) {
   EXPECT_EQ(s.Cli({"status"}, &out), 1) << out;  // slot fine, but no relay streams it: lagging
 }
 
+// `replay --publish` resumes by hand: it publishes what the slot holds through the daemon's
+// exactly-once path, stops at the WAL end, and a second run (or the daemon after it) repeats
+// nothing. It refuses while a relay holds the slot, rather than fencing it.
+TEST(Recovery, ReplayPublishResumesByHandWithoutRepeating) {
+  Scenario s("rpub");
+  auto conn = s.db().Connect();
+  const std::string topic = UniqueName("rpub_t");
+  std::string out;
+  s.Drain();  // first start creates the slot
+  std::vector<std::string> ids = InsertRows(conn.get(), topic, 40, 3);
+  EXPECT_EQ(s.Cli({"replay", "--publish", "--from-lsn", "0/1"}, &out), 2) << out;
+  EXPECT_EQ(s.Cli({"replay", "--publish"}, &out), 0) << out;
+  ExpectEachExactlyOnce(ReadAllCommitted({topic}), ids);
+  EXPECT_EQ(s.Cli({"replay", "--publish"}, &out), 0) << out;  // nothing new: nothing repeated
+  s.Drain();
+  ExpectEachExactlyOnce(ReadAllCommitted({topic}), ids);
+
+  auto relay = s.StartRelay();
+  ASSERT_TRUE(WaitFor([&] { return s.db().Scalar("SELECT active::text FROM pg_replication_slots WHERE "
+                                                 "database = current_database()") == "true"; },
+                      std::chrono::seconds(30)));
+  EXPECT_EQ(s.Cli({"replay", "--publish"}, &out), 1) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("in use"));
+  EXPECT_TRUE(relay->Running());  // not fenced by the refused replay
+}
+
 TEST(Recovery, AwardTopicRecreatedThenRecoverFromSeq) {
   Scenario s("rtopic");
   auto conn = s.db().Connect();
