@@ -23,11 +23,13 @@ int main(int argc, char** argv) {
   commands.emplace_back(run, SetupRunCommand(*run, options));
   // Recovery commands (status, replay, recover, drop) register here the same way.
   using namespace lottery::cdc::recovery;
-  for (auto [name, help, setup] : {
-           std::tuple{"status", "slot, checkpoint, lag and a verdict (exit 0 = healthy)", &SetupStatusCommand},
-           std::tuple{"replay", "print the events the slot holds (--dry-run)", &SetupReplayCommand},
-           std::tuple{"recover", "republish from the outbox table (--from-seq/--since/--slot-lost)", &SetupRecoverCommand},
-           std::tuple{"drop", "remove the slot (decommissioning)", &SetupDropCommand}}) {
+  for (auto [name, help, setup] :
+       {std::tuple{"status", "slot, checkpoint, lag and a verdict (exit 0 = healthy)",
+                   &SetupStatusCommand},
+        std::tuple{"replay", "print the events the slot holds (--dry-run)", &SetupReplayCommand},
+        std::tuple{"recover", "republish from the outbox table (--from-seq/--since/--slot-lost)",
+                   &SetupRecoverCommand},
+        std::tuple{"drop", "remove the slot (decommissioning)", &SetupDropCommand}}) {
     CLI::App* c = app.add_subcommand(name, help);
     commands.emplace_back(c, setup(*c, options));
   }

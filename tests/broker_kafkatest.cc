@@ -58,7 +58,8 @@ TEST(BrokerTest, SecondProducerWithSameTransactionalIdFencesTheFirst) {
   const std::string txn_id = UniqueName("fence_probe_producer");
   ASSERT_OK(kafka::CreateTopics(KafkaBootstrap(), {{topic, 1}}));
   auto make = [&] {
-    auto conf = kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()}, {"transactional.id", txn_id}});
+    auto conf =
+        kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()}, {"transactional.id", txn_id}});
     EXPECT_OK(conf);
     auto p = kafka::MakeClient(RD_KAFKA_PRODUCER, std::move(*conf));
     EXPECT_OK(p);
@@ -70,7 +71,8 @@ TEST(BrokerTest, SecondProducerWithSameTransactionalIdFencesTheFirst) {
   Produce(first.get(), topic, "zombie");
   kafka::KafkaPtr second = make();
   ASSERT_OK(kafka::StatusFromError(rd_kafka_init_transactions(second.get(), 30000), "init second"));
-  absl::Status st = kafka::StatusFromError(rd_kafka_commit_transaction(first.get(), 30000), "commit first");
+  absl::Status st =
+      kafka::StatusFromError(rd_kafka_commit_transaction(first.get(), 30000), "commit first");
   EXPECT_FALSE(st.ok());
   EXPECT_TRUE(testing::ReadAllCommitted({topic}).empty());
 }

@@ -14,12 +14,14 @@ TEST(LogicalDecodingTest, OutboxInsertIsDecodedThroughPgoutput) {
   const std::string slot = testing::UniqueName("ld_slot");
   ASSERT_OK(pg::ExecCommand(conn.get(), "SELECT pg_create_logical_replication_slot($1, 'pgoutput')",
                             {pg::Param::Text(slot)}));
-  ASSERT_OK(pg::ExecCommand(conn.get(),
-                            "INSERT INTO rejected_stake (raw, reason, source_topic, source_partition, source_offset) "
-                            "VALUES ('x', 'not published', 't', 0, 0)"));
   ASSERT_OK(pg::ExecCommand(
       conn.get(),
-      "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload) VALUES "
+      "INSERT INTO rejected_stake (raw, reason, source_topic, source_partition, source_offset) "
+      "VALUES ('x', 'not published', 't', 0, 0)"));
+  ASSERT_OK(pg::ExecCommand(
+      conn.get(),
+      "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload) "
+      "VALUES "
       "('6f1c2a8e-8d7b-4c1e-9b0a-1f2e3d4c5b6a', 'lottery', 'agg-key-1', 'lotteryAwardCreated', "
       "'lottery.v1.award', 'application/x-protobuf', '\\x0102ff')"));
   auto res = pg::Exec(conn.get(),

@@ -21,7 +21,8 @@ TEST(MigrationsTest, ApplyingTwiceIsANoOp) {
   auto first = migrate::Apply(conn.get(), all);
   ASSERT_OK(first);
   EXPECT_EQ(first->applied.size(), all.size());
-  std::string tables_before = db.Scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");
+  std::string tables_before =
+      db.Scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");
   auto second = migrate::Apply(conn.get(), all);
   ASSERT_OK(second);
   EXPECT_TRUE(second->applied.empty());
@@ -31,12 +32,16 @@ TEST(MigrationsTest, ApplyingTwiceIsANoOp) {
   // The contract tables and the publication exist.
   for (const char* t : {"lottery", "lottery_entry", "lottery_award", "outbox", "consumer_offset",
                         "rejected_stake", "game_rule"}) {
-    EXPECT_EQ(db.Scalar(std::string("SELECT count(*) FROM pg_tables WHERE tablename = '") + t + "'"), "1") << t;
+    EXPECT_EQ(
+        db.Scalar(std::string("SELECT count(*) FROM pg_tables WHERE tablename = '") + t + "'"), "1")
+        << t;
   }
-  EXPECT_EQ(db.Scalar("SELECT pubinsert::text || pubupdate::text || pubdelete::text || pubtruncate::text "
-                      "FROM pg_publication WHERE pubname = 'lottery_outbox'"),
-            "truefalsefalsefalse");
-  EXPECT_EQ(db.Scalar("SELECT players_needed FROM game_rule WHERE game_id = '00000000-0000-0000-0000-000000000000'"),
+  EXPECT_EQ(
+      db.Scalar("SELECT pubinsert::text || pubupdate::text || pubdelete::text || pubtruncate::text "
+                "FROM pg_publication WHERE pubname = 'lottery_outbox'"),
+      "truefalsefalsefalse");
+  EXPECT_EQ(db.Scalar("SELECT players_needed FROM game_rule WHERE game_id = "
+                      "'00000000-0000-0000-0000-000000000000'"),
             "10");
 }
 
@@ -58,7 +63,8 @@ TEST(MigrationsTest, FailingMigrationLeavesNothingBehind) {
   TestDatabase db("mig", /*migrate=*/false);
   auto conn = db.Connect();
   std::vector<migrate::Migration> all = migrate::EmbeddedMigrations();
-  all.push_back({9998, "9998_broken.sql", "CREATE TABLE half_done (x int); SELECT no_such_function();"});
+  all.push_back(
+      {9998, "9998_broken.sql", "CREATE TABLE half_done (x int); SELECT no_such_function();"});
   EXPECT_FALSE(migrate::Apply(conn.get(), all).ok());
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'half_done'"), "0");
   EXPECT_EQ(db.Scalar("SELECT count(*) FROM schema_migrations WHERE version = 9998"), "0");
@@ -96,7 +102,8 @@ TEST(MigrationsTest, OneOpenLotteryPerGameIsEnforcedByTheDatabase) {
   TestDatabase db("mig");
   auto conn = db.Connect();
   const std::string insert =
-      "INSERT INTO lottery (id, game_id, status, players_needed, draw_mode, prize_policy, prize_bps, "
+      "INSERT INTO lottery (id, game_id, status, players_needed, draw_mode, prize_policy, "
+      "prize_bps, "
       "server_seed, commitment) VALUES (gen_random_uuid(), '11111111-1111-1111-1111-111111111111', "
       "'in_waiting', 10, 'uniform', 'winner_stake', 3300, decode(repeat('00', 32), 'hex'), "
       "decode(repeat('00', 32), 'hex'))";

@@ -15,9 +15,15 @@ std::string JsonString(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -117,8 +123,7 @@ absl::StatusOr<std::optional<Checkpoint>> ReadCheckpoint(const kafka::Properties
 
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  rd_kafka_resp_err_t err =
-      rd_kafka_metadata(rk, 0, t, &md, static_cast<int>(timeout.count()));
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &md, static_cast<int>(timeout.count()));
   rd_kafka_topic_destroy(t);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return kafka::StatusFromCode(err, "checkpoint topic metadata");
@@ -147,9 +152,9 @@ absl::StatusOr<std::optional<Checkpoint>> ReadCheckpoint(const kafka::Properties
   while (eof_left > 0) {
     if (std::chrono::steady_clock::now() >= deadline) {
       rd_kafka_consumer_close(rk);
-      return absl::UnavailableError(absl::StrCat(
-          "reading checkpoint topic ", topic, " timed out",
-          last_error.ok() ? "" : absl::StrCat(" (", last_error.message(), ")")));
+      return absl::UnavailableError(
+          absl::StrCat("reading checkpoint topic ", topic, " timed out",
+                       last_error.ok() ? "" : absl::StrCat(" (", last_error.message(), ")")));
     }
     kafka::MessagePtr msg(rd_kafka_consumer_poll(rk, 200));
     if (msg == nullptr) continue;
@@ -169,8 +174,7 @@ absl::StatusOr<std::optional<Checkpoint>> ReadCheckpoint(const kafka::Properties
       latest.reset();
       continue;
     }
-    auto c = DecodeCheckpoint(
-        std::string_view(static_cast<const char*>(msg->payload), msg->len));
+    auto c = DecodeCheckpoint(std::string_view(static_cast<const char*>(msg->payload), msg->len));
     if (!c.ok()) {
       rd_kafka_consumer_close(rk);
       return c.status();

@@ -15,8 +15,7 @@ void AddCommonOptions(CLI::App& app, CommonOptions& o) {
       ->envname("LOTTERY_KAFKA_BOOTSTRAP");
   app.add_option("--kafka-prop", o.kafka_props,
                  "librdkafka property key=value (repeatable; overrides LOTTERY_KAFKA_PROPS)");
-  app.add_option("--kafka-props", o.kafka_props_env,
-                 "librdkafka properties \"k=v,k2=v2\"")
+  app.add_option("--kafka-props", o.kafka_props_env, "librdkafka properties \"k=v,k2=v2\"")
       ->envname("LOTTERY_KAFKA_PROPS");
   app.add_option("--slot", o.slot, "logical replication slot")
       ->envname("LOTTERY_RELAY_SLOT")
@@ -58,8 +57,9 @@ void AddCommonOptions(CLI::App& app, CommonOptions& o) {
 absl::StatusOr<kafka::Properties> KafkaProperties(const CommonOptions& o) {
   kafka::Properties props;
   if (o.kafka_bootstrap.empty()) {
-    return absl::InvalidArgumentError("no Kafka bootstrap servers: set --kafka-bootstrap or "
-                                      "LOTTERY_KAFKA_BOOTSTRAP");
+    return absl::InvalidArgumentError(
+        "no Kafka bootstrap servers: set --kafka-bootstrap or "
+        "LOTTERY_KAFKA_BOOTSTRAP");
   }
   props["bootstrap.servers"] = o.kafka_bootstrap;
   RETURN_IF_ERROR(kafka::AddPropertyList(props, o.kafka_props_env));
@@ -82,7 +82,8 @@ absl::StatusOr<RelayConfig> MakeRelayConfig(const CommonOptions& o) {
   c.batch_time = absl::Milliseconds(o.batch_ms);
   if (!o.end_lsn.empty()) {
     auto lsn = ParseLsn(o.end_lsn);
-    if (!lsn.ok()) return absl::InvalidArgumentError(absl::StrCat("--end-lsn: ", lsn.status().message()));
+    if (!lsn.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--end-lsn: ", lsn.status().message()));
     c.end_lsn = *lsn;
   }
   c.exit_when_idle = absl::Milliseconds(o.exit_when_idle_ms);

@@ -19,9 +19,9 @@ namespace lottery::cdc {
 
 absl::Status SlotLostError(const std::string& slot, const SlotInfo& info,
                            const std::optional<Checkpoint>& checkpoint) {
-  std::string what = info.exists ? absl::StrCat("replication slot ", slot,
-                                                " was invalidated (wal_status=lost)")
-                                 : absl::StrCat("replication slot ", slot, " does not exist");
+  std::string what =
+      info.exists ? absl::StrCat("replication slot ", slot, " was invalidated (wal_status=lost)")
+                  : absl::StrCat("replication slot ", slot, " does not exist");
   std::string cp = checkpoint ? absl::StrCat(" while Kafka holds a checkpoint for it at ",
                                              FormatLsn(checkpoint->lsn))
                               : std::string();
@@ -46,9 +46,8 @@ absl::Status CheckSlotForStart(const std::string& slot, const SlotInfo& info,
                      info.plugin, "'; the relay needs a logical pgoutput slot"));
   }
   if (!database.empty() && info.database != database) {
-    return absl::FailedPreconditionError(absl::StrCat("replication slot ", slot,
-                                                      " belongs to database ", info.database,
-                                                      ", not ", database));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "replication slot ", slot, " belongs to database ", info.database, ", not ", database));
   }
   return absl::OkStatus();
 }
@@ -93,9 +92,9 @@ class Relay {
   TxnAssembler assembler_;
   std::optional<BatchTracker> tracker_;
   IgnoredChanges synced_ignored_;
-  Lsn received_ = 0;        // highest server WAL end seen
+  Lsn received_ = 0;  // highest server WAL end seen
   uint64_t session_skipped_ = 0;
-  Lsn slot_confirmed_ = 0;  // as of the last PollSlot()
+  Lsn slot_confirmed_ = 0;            // as of the last PollSlot()
   std::string checkpoint_system_id_;  // cluster that wrote the checkpoint read at start
   absl::Time last_status_ = absl::InfinitePast();
   absl::Time last_slot_poll_ = absl::InfinitePast();
@@ -165,11 +164,10 @@ absl::Status Relay::Setup() {
                    }));
   spdlog::info("transactional producer {} initialized (older relays on this slot are fenced)",
                TransactionalIdForSlot(config_.slot));
-  ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint,
-                   RetryUnavailable(stop_, "read checkpoint", [&] {
-                     return ReadCheckpoint(config_.kafka_props, config_.checkpoint_topic,
-                                           config_.slot);
-                   }));
+  ASSIGN_OR_RETURN(
+      std::optional<Checkpoint> checkpoint, RetryUnavailable(stop_, "read checkpoint", [&] {
+        return ReadCheckpoint(config_.kafka_props, config_.checkpoint_topic, config_.slot);
+      }));
   ASSIGN_OR_RETURN(SlotInfo slot, InspectSlot(sql_.get(), config_.slot));
   RETURN_IF_ERROR(CheckSlotForStart(config_.slot, slot, checkpoint, database_));
   if (!slot.exists) {
@@ -221,8 +219,10 @@ void Relay::SyncIgnoredCounters() {
   const IgnoredChanges& now = assembler_.ignored();
   auto sync = [](metrics::Counter& c, uint64_t now_v, uint64_t& was, const char* what) {
     if (now_v > was) {
-      spdlog::warn("{} {} change(s) of the outbox seen and NOT published (the outbox is "
-                   "insert-only)", now_v - was, what);
+      spdlog::warn(
+          "{} {} change(s) of the outbox seen and NOT published (the outbox is "
+          "insert-only)",
+          now_v - was, what);
       c.Inc(now_v - was);
       was = now_v;
     }
@@ -259,10 +259,11 @@ absl::Status Relay::CommitBatch() {
       if (stop_.load() && absl::Now() - first_failure > absl::Seconds(30)) return st;
     }
     metrics_.commit_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - start));
-    spdlog::debug("Kafka transaction committed: {} events of {} PostgreSQL transactions up to {} "
-                  "in {} ms", tracker_->batch_events(), tracker_->batch_txns(),
-                  FormatLsn(tracker_->batch_end_lsn()),
-                  absl::ToDoubleMilliseconds(absl::Now() - start));
+    spdlog::debug(
+        "Kafka transaction committed: {} events of {} PostgreSQL transactions up to {} "
+        "in {} ms",
+        tracker_->batch_events(), tracker_->batch_txns(), FormatLsn(tracker_->batch_end_lsn()),
+        absl::ToDoubleMilliseconds(absl::Now() - start));
     metrics_.kafka_committed.Inc();
     metrics_.events_published.Inc(tracker_->batch_events());
     metrics_.pg_txns_published.Inc(tracker_->batch_txns());
@@ -289,7 +290,8 @@ absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
   if (!message.ok()) {
     return absl::DataLossError(absl::StrCat("WAL at ", FormatLsn(x.wal_start),
                                             " does not decode; the relay stops rather than skip "
-                                            "it: ", message.status().message()));
+                                            "it: ",
+                                            message.status().message()));
   }
   ASSIGN_OR_RETURN(std::optional<CommittedTxn> txn, assembler_.Feed(*message));
   if (!txn) return absl::OkStatus();
@@ -304,8 +306,10 @@ absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
     return absl::OkStatus();
   }
   if (session_skipped_ > 0) {
-    spdlog::info("skipped {} PostgreSQL transaction(s) the slot re-sent but Kafka already holds "
-                 "(checkpoint {})", session_skipped_, FormatLsn(tracker_->checkpoint()));
+    spdlog::info(
+        "skipped {} PostgreSQL transaction(s) the slot re-sent but Kafka already holds "
+        "(checkpoint {})",
+        session_skipped_, FormatLsn(tracker_->checkpoint()));
     session_skipped_ = 0;
   }
   if (action == BatchTracker::Action::kPublish) {
@@ -337,10 +341,10 @@ void Relay::PollSlot() {
   }
   if (info.ok()) {
     slot_confirmed_ = info->confirmed_flush_lsn;
-    metrics_.lag_bytes.Set(info->current_wal_lsn > info->confirmed_flush_lsn
-                               ? static_cast<double>(info->current_wal_lsn -
-                                                     info->confirmed_flush_lsn)
-                               : 0.0);
+    metrics_.lag_bytes.Set(
+        info->current_wal_lsn > info->confirmed_flush_lsn
+            ? static_cast<double>(info->current_wal_lsn - info->confirmed_flush_lsn)
+            : 0.0);
     metrics_.retained_bytes.Set(static_cast<double>(info->retained_bytes));
   } else {
     spdlog::warn("inspect slot: {}", std::string(info.status().message()));
@@ -353,12 +357,13 @@ absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
   ASSIGN_OR_RETURN(identity_, repl_->IdentifySystem());
   if (!checkpoint_system_id_.empty() && checkpoint_system_id_ != identity_.system_id) {
     // Its LSNs mean nothing here: skipping by them could drop events of this cluster.
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the checkpoint of slot ", config_.slot, " in ", config_.checkpoint_topic,
-        " was written from PostgreSQL system ", checkpoint_system_id_, ", but this server is ",
-        identity_.system_id, ": another cluster shares the slot name and checkpoint topic, or "
-        "the database was replaced; use a distinct --slot/--checkpoint-topic, or see "
-        "`lottery-cdc-relay status` and docs/operations.md"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the checkpoint of slot ", config_.slot, " in ", config_.checkpoint_topic,
+                     " was written from PostgreSQL system ", checkpoint_system_id_,
+                     ", but this server is ", identity_.system_id,
+                     ": another cluster shares the slot name and checkpoint topic, or "
+                     "the database was replaced; use a distinct --slot/--checkpoint-topic, or see "
+                     "`lottery-cdc-relay status` and docs/operations.md"));
   }
   absl::Status started = repl_->StartReplication(config_.slot, 0, config_.publication);
   if (started.code() == absl::StatusCode::kFailedPrecondition) {
@@ -401,8 +406,8 @@ absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
     }
     if (now - last_slot_poll_ >= config_.slot_poll_interval) PollSlot();
     producer_->Poll();
-    absl::Time wake = std::min({last_status_ + config_.status_interval, tracker_->DueAt(),
-                                now + absl::Milliseconds(100)});
+    absl::Time wake = std::min(
+        {last_status_ + config_.status_interval, tracker_->DueAt(), now + absl::Milliseconds(100)});
     auto timeout = milliseconds(std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now)));
     ASSIGN_OR_RETURN(std::optional<ReplicationMessage> msg, repl_->Receive(timeout));
     if (!msg) continue;

@@ -57,11 +57,11 @@ absl::StatusOr<std::optional<CommittedTxn>> TxnAssembler::Feed(const PgOutputMes
           if (!relation.ok()) return relation.status();
           auto event = ExtractOutboxEvent(**relation, m.new_tuple);
           if (!event.ok()) {
-            return absl::Status(event.status().code(),
-                                absl::StrCat("outbox row in xid ", open_->xid, " (relation ",
-                                             (*relation)->namespace_name, ".",
-                                             (*relation)->relation_name,
-                                             "): ", event.status().message()));
+            return absl::Status(
+                event.status().code(),
+                absl::StrCat("outbox row in xid ", open_->xid, " (relation ",
+                             (*relation)->namespace_name, ".", (*relation)->relation_name,
+                             "): ", event.status().message()));
           }
           open_->events.push_back(*std::move(event));
           ++events_decoded_;
@@ -121,8 +121,8 @@ bool BatchTracker::Due(absl::Time now) const {
 
 absl::Time BatchTracker::DueAt() const {
   if (!batch_open()) return absl::InfiniteFuture();
-  return batch_started_ + (backlogged_ ? std::max(options_.backlog_age, options_.max_age)
-                                       : options_.max_age);
+  return batch_started_ +
+         (backlogged_ ? std::max(options_.backlog_age, options_.max_age) : options_.max_age);
 }
 
 void BatchTracker::Committed() {

@@ -21,16 +21,15 @@ struct Metrics {
         kafka_aborted(r.AddCounter("lottery_relay_kafka_transactions_aborted_total",
                                    "Kafka transactions aborted")),
         commit_seconds(r.AddHistogram("lottery_relay_kafka_commit_seconds",
-                                      "Duration of commit_transaction",
-                                      metrics::LatencyBuckets())),
+                                      "Duration of commit_transaction", metrics::LatencyBuckets())),
         lag_bytes(r.AddGauge("lottery_relay_lag_bytes",
                              "Server WAL end minus the LSN confirmed to PostgreSQL")),
         lag_seconds(r.AddGauge(
             "lottery_relay_lag_seconds",
             "At the last Kafka commit: now minus the commit time of its last PostgreSQL txn")),
-        last_published_commit_time(r.AddGauge(
-            "lottery_relay_last_published_commit_timestamp_seconds",
-            "Commit time (unix) of the last PostgreSQL transaction published to Kafka")),
+        last_published_commit_time(
+            r.AddGauge("lottery_relay_last_published_commit_timestamp_seconds",
+                       "Commit time (unix) of the last PostgreSQL transaction published to Kafka")),
         retained_bytes(r.AddGauge("lottery_relay_slot_retained_wal_bytes",
                                   "WAL retained by the slot: current WAL LSN - restart_lsn")),
         confirmed_lsn(r.AddGauge("lottery_relay_confirmed_lsn", "LSN confirmed to PostgreSQL")),

@@ -73,8 +73,9 @@ absl::StatusOr<SlotInfo> InspectSlot(PGconn* conn, const std::string& slot) {
 }
 
 absl::StatusOr<bool> PublicationExists(PGconn* conn, const std::string& publication) {
-  ASSIGN_OR_RETURN(pg::ResultPtr res, pg::Exec(conn, "SELECT 1 FROM pg_publication WHERE pubname = $1",
-                                               {pg::Param::Text(publication)}));
+  ASSIGN_OR_RETURN(pg::ResultPtr res,
+                   pg::Exec(conn, "SELECT 1 FROM pg_publication WHERE pubname = $1",
+                            {pg::Param::Text(publication)}));
   return PQntuples(res.get()) == 1;
 }
 
@@ -131,9 +132,9 @@ absl::Status ReplicationConnection::StartReplication(const std::string& slot, Ls
   pg::ResultPtr res(PQexec(conn_.get(), cmd.c_str()));
   if (res != nullptr && PQresultStatus(res.get()) == PGRES_COPY_BOTH) return absl::OkStatus();
   std::string state = SqlState(res.get());
-  std::string msg = absl::StrCat(cmd, ": ", state, " ",
-                                 Trimmed(res ? PQresultErrorMessage(res.get())
-                                             : PQerrorMessage(conn_.get())));
+  std::string msg =
+      absl::StrCat(cmd, ": ", state, " ",
+                   Trimmed(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn_.get())));
   if (state == "55006") return absl::UnavailableError(msg);  // slot active in another process
   if (state == "42704" || state == "55000") return absl::FailedPreconditionError(msg);
   RETURN_IF_ERROR(pg::StatusFromResult(conn_.get(), res.get(), cmd));
@@ -152,9 +153,8 @@ absl::StatusOr<std::optional<ReplicationMessage>> ReplicationConnection::TryRead
   if (n == -1) {
     pg::ResultPtr res(PQgetResult(conn_.get()));
     absl::Status st = pg::StatusFromResult(conn_.get(), res.get(), "replication stream");
-    return absl::UnavailableError(
-        absl::StrCat("the server ended the replication stream", st.ok() ? "" : ": ",
-                     st.ok() ? "" : st.message()));
+    return absl::UnavailableError(absl::StrCat("the server ended the replication stream",
+                                               st.ok() ? "" : ": ", st.ok() ? "" : st.message()));
   }
   return absl::UnavailableError(
       absl::StrCat("replication stream: ", Trimmed(PQerrorMessage(conn_.get()))));

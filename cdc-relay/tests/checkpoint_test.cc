@@ -13,8 +13,8 @@ using ::lottery::testing::StatusIs;
 using ::testing::HasSubstr;
 
 TEST(CheckpointTest, RoundTrips) {
-  Checkpoint c{"slot \"a\"\\b", 0x16B374D848, 848903552058129, "7711989877374907362", "lottery",
-               42, 1795588352082};
+  Checkpoint c{"slot \"a\"\\b", 0x16B374D848, 848903552058129, "7711989877374907362",
+               "lottery",       42,           1795588352082};
   std::string json = EncodeCheckpoint(c);
   EXPECT_THAT(json, HasSubstr("\"lsn\":\"16/B374D848\""));
   auto back = DecodeCheckpoint(json);
@@ -37,7 +37,10 @@ TEST(CheckSlotForStartTest, FirstStartCreatesTheSlotButALostSlotNamesTheRecoverC
   EXPECT_THAT(CheckSlotForStart("s", missing, cp, "db"),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("lottery-cdc-relay recover --slot-lost")));
-  SlotInfo lost{.exists = true, .plugin = "pgoutput", .slot_type = "logical", .database = "db",
+  SlotInfo lost{.exists = true,
+                .plugin = "pgoutput",
+                .slot_type = "logical",
+                .database = "db",
                 .wal_status = "lost"};
   EXPECT_THAT(CheckSlotForStart("s", lost, std::nullopt, "db"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("recover --slot-lost")));

@@ -11,9 +11,9 @@
 namespace lottery::cdc {
 namespace {
 
+using ::lottery::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::Field;
-using ::lottery::testing::StatusIs;
 
 constexpr Oid kOutboxOid = 16400;
 
@@ -117,7 +117,8 @@ TEST(TxnAssemblerTest, UpdatesDeletesTruncatesAndMessagesAreCountedNotPublished)
   TxnAssembler a;
   ASSERT_OK(a.Feed(OutboxRelation()).status());
   ASSERT_OK(a.Feed(B(0x100)).status());
-  ASSERT_OK(a.Feed(Update{kOutboxOid, OldTupleKind::kNone, {}, OutboxInsert(1).new_tuple}).status());
+  ASSERT_OK(
+      a.Feed(Update{kOutboxOid, OldTupleKind::kNone, {}, OutboxInsert(1).new_tuple}).status());
   ASSERT_OK(a.Feed(Delete{kOutboxOid, OldTupleKind::kKey, {}}).status());
   ASSERT_OK(a.Feed(Truncate{0, {kOutboxOid}}).status());
   ASSERT_OK(a.Feed(LogicalMessage{1, 0x100, "p", "c"}).status());

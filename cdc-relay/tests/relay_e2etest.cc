@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "gmock/gmock.h"
-#include "httplib.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "lottery/cdc/checkpoint.h"
 #include "lottery/common/testing/status_matchers.h"
 #include "relay_test_util.h"
@@ -18,9 +18,9 @@
 namespace lottery::cdc::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using lottery::testing::ReadAllCommitted;
 using lottery::testing::Record;
+using ::testing::HasSubstr;
 
 std::map<std::string, int> CountById(const std::vector<Record>& records) {
   std::map<std::string, int> count;
@@ -50,7 +50,8 @@ TEST(RelayE2eTest, PublishesEachOutboxEventExactlyOnceWithItsHeaders) {
   auto in_txn_a = InsertOutbox(conn.get(), w.topic, {"agg-4"}, {"{\"n\":5}"});
   auto in_txn_b = InsertOutbox(conn.get(), w.topic, {"agg-4"}, {"{\"n\":6}"});
   ASSERT_OK(pg::ExecCommand(conn.get(), "COMMIT"));
-  for (auto* v : {&single, &multi, &in_txn_a, &in_txn_b}) ids.insert(ids.end(), v->begin(), v->end());
+  for (auto* v : {&single, &multi, &in_txn_a, &in_txn_b})
+    ids.insert(ids.end(), v->begin(), v->end());
 
   ASSERT_TRUE(w.WaitUntilCaughtUp()) << w.Log("relay");
   relay->Kill(SIGTERM);
@@ -177,8 +178,8 @@ TEST(RelayE2eTest, TrafficOutsideThePublicationIsNotPublishedAndDoesNotPinWal) {
                               "generate_series(1, 2000)"));
   }
   Lsn after_traffic = w.CurrentWalLsn();
-  EXPECT_TRUE(WaitFor([&] { return w.ConfirmedFlush() >= after_traffic; },
-                      std::chrono::seconds(20)))
+  EXPECT_TRUE(
+      WaitFor([&] { return w.ConfirmedFlush() >= after_traffic; }, std::chrono::seconds(20)))
       << "confirmed_flush_lsn " << FormatLsn(w.ConfirmedFlush()) << " stuck below "
       << FormatLsn(after_traffic) << "\n"
       << w.Log("relay");
@@ -190,11 +191,16 @@ TEST(RelayE2eTest, TrafficOutsideThePublicationIsNotPublishedAndDoesNotPinWal) {
 TEST(RelayE2eTest, SurvivesItsReplicationConnectionBeingKilledAndServesMetrics) {
   RelayWorld w;
   int port = 20000 + static_cast<int>(getpid() % 20000);
-  auto relay = w.StartRelay("relay", {"--log-level", "debug", "--metrics-addr", absl::StrCat("127.0.0.1:", port)});
+  auto relay = w.StartRelay(
+      "relay", {"--log-level", "debug", "--metrics-addr", absl::StrCat("127.0.0.1:", port)});
   ASSERT_TRUE(WaitFor([&] { return w.SlotExists(); }, std::chrono::seconds(30))) << w.Log("relay");
   httplib::Client http("127.0.0.1", port);
-  ASSERT_TRUE(WaitFor([&] { auto r = http.Get("/readyz"); return r && r->status == 200; },
-                      std::chrono::seconds(30)))
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = http.Get("/readyz");
+        return r && r->status == 200;
+      },
+      std::chrono::seconds(30)))
       << w.Log("relay");
 
   std::atomic<bool> stop{false};
@@ -291,8 +297,7 @@ TEST(RelayE2eTest, ACheckpointFromAnotherClusterIsRefused) {
   foreign.lsn = 1;
   foreign.system_id = "1234567890";
   ASSERT_OK(EnsureCheckpointTopic(KafkaBootstrap(), w.checkpoint_topic));
-  lottery::testing::ProduceAll(
-      {{w.checkpoint_topic, w.slot, EncodeCheckpoint(foreign), {}, -1}});
+  lottery::testing::ProduceAll({{w.checkpoint_topic, w.slot, EncodeCheckpoint(foreign), {}, -1}});
   auto relay = w.StartRelay("relay");
   auto code = relay->Wait(std::chrono::seconds(60));
   ASSERT_TRUE(code.has_value()) << w.Log("relay");

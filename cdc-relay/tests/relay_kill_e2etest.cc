@@ -57,11 +57,12 @@ TEST(RelayKillE2eTest, KilledAtRandomMomentsEveryEventLandsExactlyOnceInCommitOr
 
   std::mt19937 rng(std::random_device{}());
   for (int i = 0; i < kKills; ++i) {
-    auto relay = w.StartRelay(absl::StrCat("kill", i), {"--batch-ms", absl::StrCat(rng() % 40),
-                                      // A slow status timer widens the window between the
-                                      // Kafka commit and the PostgreSQL confirm, so kills land
-                                      // there too and the restart must skip by checkpoint.
-                                      "--status-interval-ms", absl::StrCat(200 + rng() % 2000)});
+    auto relay = w.StartRelay(absl::StrCat("kill", i),
+                              {"--batch-ms", absl::StrCat(rng() % 40),
+                               // A slow status timer widens the window between the
+                               // Kafka commit and the PostgreSQL confirm, so kills land
+                               // there too and the restart must skip by checkpoint.
+                               "--status-interval-ms", absl::StrCat(200 + rng() % 2000)});
     std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 1200));
     ASSERT_TRUE(relay->Running()) << w.Log(absl::StrCat("kill", i));
     relay->Kill(SIGKILL);

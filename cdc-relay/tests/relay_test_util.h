@@ -41,14 +41,18 @@ struct RelayWorld {
 
   std::unique_ptr<Process> StartRelay(const std::string& log_name,
                                       std::vector<std::string> extra = {}) const {
-    std::vector<std::string> argv = {BinaryPath("lottery-cdc-relay"), "run",
-                                     "--pg-dsn", db.dsn(),
-                                     "--kafka-bootstrap", KafkaBootstrap(),
-                                     "--slot", slot,
-                                     "--checkpoint-topic", checkpoint_topic};
+    std::vector<std::string> argv = {BinaryPath("lottery-cdc-relay"),
+                                     "run",
+                                     "--pg-dsn",
+                                     db.dsn(),
+                                     "--kafka-bootstrap",
+                                     KafkaBootstrap(),
+                                     "--slot",
+                                     slot,
+                                     "--checkpoint-topic",
+                                     checkpoint_topic};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return std::make_unique<Process>(argv, std::map<std::string, std::string>{},
-                                     LogPath(log_name));
+    return std::make_unique<Process>(argv, std::map<std::string, std::string>{}, LogPath(log_name));
   }
 
   std::string Log(const std::string& log_name) const {

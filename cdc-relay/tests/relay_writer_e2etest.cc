@@ -55,7 +55,8 @@ TEST(RelayWriterE2eTest, AwardsFromTheWriterArriveExactlyOnceAndVerify) {
   ProduceAll(stakes);
   const std::string awards_sql = "SELECT count(*) FROM outbox WHERE type = 'lotteryAwardCreated'";
   ASSERT_TRUE(WaitFor([&] { return w.db.Scalar(awards_sql) == "10"; }, std::chrono::seconds(60)))
-      << "awards in the outbox: " << w.db.Scalar(awards_sql) << "\n" << w.Log("writer");
+      << "awards in the outbox: " << w.db.Scalar(awards_sql) << "\n"
+      << w.Log("writer");
   ASSERT_TRUE(w.WaitUntilCaughtUp()) << w.Log("relay");
   writer.Kill(SIGTERM);
   writer.Wait(std::chrono::seconds(20));
@@ -69,7 +70,8 @@ TEST(RelayWriterE2eTest, AwardsFromTheWriterArriveExactlyOnceAndVerify) {
   std::map<std::string, std::string> type_by_id;
   std::set<std::string> topics;
   for (int i = 0; i < PQntuples(rows->get()); ++i) {
-    type_by_id[std::string(pg::Value(rows->get(), i, 0))] = std::string(pg::Value(rows->get(), i, 2));
+    type_by_id[std::string(pg::Value(rows->get(), i, 0))] =
+        std::string(pg::Value(rows->get(), i, 2));
     topics.insert(std::string(pg::Value(rows->get(), i, 1)));
   }
   EXPECT_THAT(topics, ::testing::Contains(prefix + "lottery.v1.award"));

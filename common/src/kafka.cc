@@ -28,7 +28,8 @@ absl::StatusOr<KafkaPtr> MakeClient(rd_kafka_type_t type, ConfPtr conf) {
 
 absl::Status StatusFromError(const rd_kafka_error_t* err, const char* what) {
   if (err == nullptr) return absl::OkStatus();
-  std::string msg = absl::StrCat(what, ": ", rd_kafka_error_name(err), ": ", rd_kafka_error_string(err));
+  std::string msg =
+      absl::StrCat(what, ": ", rd_kafka_error_name(err), ": ", rd_kafka_error_string(err));
   if (rd_kafka_error_is_fatal(err) || rd_kafka_error_code(err) == RD_KAFKA_RESP_ERR__FENCED ||
       rd_kafka_error_code(err) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED) {
     return absl::FailedPreconditionError(msg);
@@ -65,7 +66,8 @@ absl::Status StatusFromCode(rd_kafka_resp_err_t err, const char* what) {
 absl::Status AddPropertyAssignment(Properties& props, const std::string& assignment) {
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("Kafka property '", assignment, "' is not key=value"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Kafka property '", assignment, "' is not key=value"));
   }
   props[assignment.substr(0, eq)] = assignment.substr(eq + 1);
   return absl::OkStatus();
@@ -106,14 +108,16 @@ absl::Status AwaitTopicResults(rd_kafka_queue_t* q, bool create, const char* wha
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
     if (create && e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) continue;
     if (!create && e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) continue;
-    return StatusFromCode(e, absl::StrCat(what, " ", rd_kafka_topic_result_name(results[i])).c_str());
+    return StatusFromCode(e,
+                          absl::StrCat(what, " ", rd_kafka_topic_result_name(results[i])).c_str());
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::Status CreateTopics(const std::string& bootstrap, const std::map<std::string, int>& partitions_by_topic,
+absl::Status CreateTopics(const std::string& bootstrap,
+                          const std::map<std::string, int>& partitions_by_topic,
                           const Properties& topic_config) {
   auto admin = AdminClient(bootstrap);
   if (!admin.ok()) return admin.status();

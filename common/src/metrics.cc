@@ -21,11 +21,14 @@ std::string FormatDouble(double v) {
 
 std::string BaseName(const std::string& name) { return name.substr(0, name.find('{')); }
 
-// Adds a label to a possibly labelled name: ("x{a=\"1\"}", "le", "0.5") -> x_bucket{a="1",le="0.5"}.
-std::string WithSuffixAndLabel(const std::string& name, const std::string& suffix, const std::string& label) {
+// Adds a label to a possibly labelled name: ("x{a=\"1\"}", "le", "0.5") ->
+// x_bucket{a="1",le="0.5"}.
+std::string WithSuffixAndLabel(const std::string& name, const std::string& suffix,
+                               const std::string& label) {
   size_t brace = name.find('{');
   std::string base = name.substr(0, brace);
-  std::string labels = brace == std::string::npos ? "" : name.substr(brace + 1, name.size() - brace - 2);
+  std::string labels =
+      brace == std::string::npos ? "" : name.substr(brace + 1, name.size() - brace - 2);
   if (!label.empty()) labels = labels.empty() ? label : absl::StrCat(labels, ",", label);
   return labels.empty() ? absl::StrCat(base, suffix) : absl::StrCat(base, suffix, "{", labels, "}");
 }
@@ -100,7 +103,9 @@ std::string Registry::Render() const {
   for (const Entry& e : entries_) {
     std::string base = BaseName(e.name);
     if (described.insert(base).second) {
-      const char* type = e.kind == Kind::kCounter ? "counter" : e.kind == Kind::kGauge ? "gauge" : "histogram";
+      const char* type = e.kind == Kind::kCounter ? "counter"
+                         : e.kind == Kind::kGauge ? "gauge"
+                                                  : "histogram";
       absl::StrAppend(&out, "# HELP ", base, " ", e.help, "\n# TYPE ", base, " ", type, "\n");
     }
     switch (e.kind) {
@@ -114,10 +119,12 @@ std::string Registry::Render() const {
         Histogram::Snapshot s = e.histogram->Take();
         for (size_t i = 0; i <= s.bounds.size(); ++i) {
           std::string le = i < s.bounds.size() ? FormatDouble(s.bounds[i]) : "+Inf";
-          absl::StrAppend(&out, WithSuffixAndLabel(e.name, "_bucket", absl::StrCat("le=\"", le, "\"")), " ",
-                          s.cumulative[i], "\n");
+          absl::StrAppend(&out,
+                          WithSuffixAndLabel(e.name, "_bucket", absl::StrCat("le=\"", le, "\"")),
+                          " ", s.cumulative[i], "\n");
         }
-        absl::StrAppend(&out, WithSuffixAndLabel(e.name, "_sum", ""), " ", FormatDouble(s.sum), "\n");
+        absl::StrAppend(&out, WithSuffixAndLabel(e.name, "_sum", ""), " ", FormatDouble(s.sum),
+                        "\n");
         absl::StrAppend(&out, WithSuffixAndLabel(e.name, "_count", ""), " ", s.count, "\n");
         break;
       }
@@ -131,13 +138,15 @@ struct HttpServer::Impl {
   std::thread thread;
 };
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& address, const Registry* registry,
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& address,
+                                                              const Registry* registry,
                                                               std::function<bool()> ready) {
   size_t colon = address.rfind(':');
   int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 ||
-      port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("metrics address '", address, "' is not host:port"));
+  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics address '", address, "' is not host:port"));
   }
   std::string host = address.substr(0, colon);
   std::unique_ptr<HttpServer> s(new HttpServer());

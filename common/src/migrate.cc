@@ -23,8 +23,8 @@ absl::StatusOr<int> VersionOf(const std::string& name) {
   int version = 0;
   if (name.size() < 9 || name[4] != '_' || name.substr(name.size() - 4) != ".sql" ||
       !absl::SimpleAtoi(name.substr(0, 4), &version)) {
-    return absl::InvalidArgumentError(absl::StrCat("migration file name '", name,
-                                                   "' is not NNNN_description.sql"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("migration file name '", name, "' is not NNNN_description.sql"));
   }
   return version;
 }
@@ -34,10 +34,10 @@ absl::Status ApplyOne(PGconn* conn, const Migration& m) {
   pg::ResultPtr res(PQexec(conn, m.sql.c_str()));  // several statements: simple query protocol
   absl::Status st = pg::StatusFromResult(conn, res.get(), m.name);
   if (st.ok()) {
-    st = pg::ExecCommand(conn,
-                         "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                         {pg::Param::Text(std::to_string(m.version)), pg::Param::Text(m.name),
-                          pg::Param::Text(Checksum(m.sql))});
+    st = pg::ExecCommand(
+        conn, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+        {pg::Param::Text(std::to_string(m.version)), pg::Param::Text(m.name),
+         pg::Param::Text(Checksum(m.sql))});
   }
   if (!st.ok()) {
     (void)pg::ExecCommand(conn, "ROLLBACK");
@@ -74,11 +74,14 @@ absl::StatusOr<std::vector<Migration>> LoadMigrations(const std::string& dir) {
     m.sql = ss.str();
     out.push_back(std::move(m));
   }
-  if (ec) return absl::NotFoundError(absl::StrCat("migrations directory ", dir, ": ", ec.message()));
-  std::sort(out.begin(), out.end(), [](const Migration& a, const Migration& b) { return a.version < b.version; });
+  if (ec)
+    return absl::NotFoundError(absl::StrCat("migrations directory ", dir, ": ", ec.message()));
+  std::sort(out.begin(), out.end(),
+            [](const Migration& a, const Migration& b) { return a.version < b.version; });
   for (size_t i = 1; i < out.size(); ++i) {
     if (out[i].version == out[i - 1].version) {
-      return absl::InvalidArgumentError(absl::StrCat("two migrations have version ", out[i].version));
+      return absl::InvalidArgumentError(
+          absl::StrCat("two migrations have version ", out[i].version));
     }
   }
   return out;
@@ -93,24 +96,28 @@ absl::StatusOr<Report> Apply(PGconn* conn, const std::vector<Migration>& migrati
     (void)pg::ExecCommand(conn, absl::StrCat("SELECT pg_advisory_unlock(", kLockKey, ")"));
   };
   auto run = [&]() -> absl::StatusOr<Report> {
-    RETURN_IF_ERROR(pg::ExecCommand(conn,
-                                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                                    " version integer PRIMARY KEY, name text NOT NULL,"
-                                    " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"));
-    ASSIGN_OR_RETURN(pg::ResultPtr res,
-                     pg::Exec(conn, "SELECT version, name, checksum FROM schema_migrations ORDER BY version"));
+    RETURN_IF_ERROR(
+        pg::ExecCommand(conn,
+                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        " version integer PRIMARY KEY, name text NOT NULL,"
+                        " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"));
+    ASSIGN_OR_RETURN(
+        pg::ResultPtr res,
+        pg::Exec(conn, "SELECT version, name, checksum FROM schema_migrations ORDER BY version"));
     std::map<int, std::pair<std::string, std::string>> applied;
     for (int i = 0; i < PQntuples(res.get()); ++i) {
       int v = std::stoi(std::string(pg::Value(res.get(), i, 0)));
-      applied[v] = {std::string(pg::Value(res.get(), i, 1)), std::string(pg::Value(res.get(), i, 2))};
+      applied[v] = {std::string(pg::Value(res.get(), i, 1)),
+                    std::string(pg::Value(res.get(), i, 2))};
     }
     // Verify every applied file first, so a tampered history applies nothing.
     for (const auto& m : migrations) {
       auto it = applied.find(m.version);
       if (it != applied.end() && it->second.second != Checksum(m.sql)) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "migration ", m.name, " was changed after it was applied (checksum ", Checksum(m.sql),
-            ", applied ", it->second.second, "); write a new migration instead of editing an applied one"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("migration ", m.name, " was changed after it was applied (checksum ",
+                         Checksum(m.sql), ", applied ", it->second.second,
+                         "); write a new migration instead of editing an applied one"));
       }
     }
     Report report;

@@ -11,7 +11,8 @@ absl::StatusCode CodeForSqlState(std::string_view state) {
   if (state == "40001" || state == "40P01") return absl::StatusCode::kAborted;
   if (state.substr(0, 2) == "08" || state.substr(0, 3) == "57P" || state == "53300")
     return absl::StatusCode::kUnavailable;
-  if (state.substr(0, 2) == "23" || state.substr(0, 2) == "22") return absl::StatusCode::kInvalidArgument;
+  if (state.substr(0, 2) == "23" || state.substr(0, 2) == "22")
+    return absl::StatusCode::kInvalidArgument;
   return absl::StatusCode::kInternal;
 }
 
@@ -53,7 +54,8 @@ absl::Status StatusFromResult(PGconn* conn, const PGresult* res, std::string_vie
   return absl::Status(code, absl::StrCat(std::string(what), ": ", prefix, msg));
 }
 
-absl::StatusOr<ResultPtr> Exec(PGconn* conn, std::string_view sql, const std::vector<Param>& params) {
+absl::StatusOr<ResultPtr> Exec(PGconn* conn, std::string_view sql,
+                               const std::vector<Param>& params) {
   std::string query(sql);
   std::vector<const char*> values(params.size());
   std::vector<int> lengths(params.size());

@@ -50,7 +50,8 @@ TEST(MetricsTest, ServesMetricsHealthAndReadiness) {
 
 TEST(MetricsTest, BadAddressIsInvalidArgument) {
   Registry r;
-  EXPECT_THAT(HttpServer::Start("nonsense", &r, nullptr), testing::StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(HttpServer::Start("nonsense", &r, nullptr),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

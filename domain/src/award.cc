@@ -18,8 +18,7 @@ using internal::Sv;
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t seconds = absl::ToUnixSeconds(t);  // floors, so nanos is never negative
   out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) /
-                                      absl::Nanoseconds(1)));
+  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
 }
 
 template <size_t N>
@@ -32,9 +31,8 @@ bool SameBytes(const std::string& field, const std::array<uint8_t, N>& bytes) {
   return field == AsBytes(bytes);
 }
 
-void FillParticipants(
-    std::span<const Participant> participants,
-    google::protobuf::RepeatedPtrField<lottery::v1::Participant>* out) {
+void FillParticipants(std::span<const Participant> participants,
+                      google::protobuf::RepeatedPtrField<lottery::v1::Participant>* out) {
   for (const Participant& p : participants) {
     lottery::v1::Participant* pp = out->Add();
     pp->set_player_id(FormatUuid(p.player_id));
@@ -94,8 +92,7 @@ absl::StatusOr<PrizePolicy> FromProto(lottery::v1::PrizePolicy policy) {
     case lottery::v1::POT:
       return PrizePolicy::kPot;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("prize policy: unsupported value ", policy));
+      return absl::InvalidArgumentError(absl::StrCat("prize policy: unsupported value ", policy));
   }
 }
 
@@ -176,8 +173,8 @@ absl::StatusOr<lottery::v1::AwardCreated> DrawAward(const Uuid& award_id, const 
   ASSIGN_OR_RETURN(
       const int64_t win_sum,
       ComputeWinSum(policy, bps, participants[result.winner_index].total_stake_minor, pot));
-  return BuildAwardCreated(award_id, lottery_id, game_id, seed, mode, participants, result,
-                           policy, bps, win_sum, drawn_at);
+  return BuildAwardCreated(award_id, lottery_id, game_id, seed, mode, participants, result, policy,
+                           bps, win_sum, drawn_at);
 }
 
 absl::Status VerifyAward(const lottery::v1::AwardCreated& award,
@@ -199,8 +196,7 @@ absl::Status VerifyAward(const lottery::v1::AwardCreated& award,
   }
   std::copy(proof.server_seed().begin(), proof.server_seed().end(), seed.begin());
   if (!SameBytes(proof.commitment(), Commitment(seed))) {
-    return Mismatch("proof.commitment",
-                    "does not match SHA-256(lottery-commit/v1 || server_seed)");
+    return Mismatch("proof.commitment", "does not match SHA-256(lottery-commit/v1 || server_seed)");
   }
 
   absl::StatusOr<DrawMode> mode = FromProto(proof.mode());
@@ -223,8 +219,7 @@ absl::Status VerifyAward(const lottery::v1::AwardCreated& award,
       return Mismatch(field + ".total_stake_minor", "is not positive");
     }
     if (pp.weight() != WeightFor(*mode, pp.total_stake_minor())) {
-      return Mismatch(field + ".weight",
-                      absl::StrCat("does not match mode ", Sv(ToString(*mode))));
+      return Mismatch(field + ".weight", absl::StrCat("does not match mode ", Sv(ToString(*mode))));
     }
     if (__builtin_add_overflow(pot, pp.total_stake_minor(), &pot)) {
       return Mismatch(field + ".total_stake_minor", "makes the sum of stakes overflow int64");
@@ -238,9 +233,8 @@ absl::Status VerifyAward(const lottery::v1::AwardCreated& award,
   absl::StatusOr<DrawResult> result = Draw(lottery_id, seed, participants);
   if (!result.ok()) return Mismatch("proof.total_weight", Std(result.status().message()));
   if (proof.total_weight() != result->total_weight) {
-    return Mismatch("proof.total_weight",
-                    absl::StrCat("is ", proof.total_weight(), ", recomputed ",
-                                 result->total_weight));
+    return Mismatch("proof.total_weight", absl::StrCat("is ", proof.total_weight(), ", recomputed ",
+                                                       result->total_weight));
   }
   if (proof.counter() != result->counter) {
     return Mismatch("proof.counter",
@@ -268,8 +262,8 @@ absl::Status VerifyAward(const lottery::v1::AwardCreated& award,
     event_policy = *p;
   }
   if (event_policy && policy_override && *event_policy != *policy_override) {
-    return Mismatch("prize_policy", absl::StrCat("is ", Sv(ToString(*event_policy)),
-                                                 ", expected ", Sv(ToString(*policy_override))));
+    return Mismatch("prize_policy", absl::StrCat("is ", Sv(ToString(*event_policy)), ", expected ",
+                                                 Sv(ToString(*policy_override))));
   }
   const std::optional<PrizePolicy> policy = event_policy ? event_policy : policy_override;
   if (!policy) return Mismatch("prize_policy", "is unspecified and no policy was given");
@@ -284,8 +278,7 @@ absl::Status VerifyAward(const lottery::v1::AwardCreated& award,
   } else if (!event_policy) {
     return Mismatch("prize_bps", "is unspecified (no prize_policy) and no bps was given");
   }
-  absl::StatusOr<int64_t> win_sum =
-      ComputeWinSum(*policy, bps, winner.total_stake_minor, pot);
+  absl::StatusOr<int64_t> win_sum = ComputeWinSum(*policy, bps, winner.total_stake_minor, pot);
   if (!win_sum.ok()) return Mismatch("prize_bps", Std(win_sum.status().message()));
   if (award.win_sum_minor() != *win_sum) {
     return Mismatch("win_sum_minor",

@@ -99,9 +99,9 @@ absl::StatusOr<std::vector<Participant>> ParticipantsFromEntries(
     }
     Participant& p = out[it->second];
     if (__builtin_add_overflow(p.total_stake_minor, entry.stake_minor, &p.total_stake_minor)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "entries[", i, "]: total stake of player ", FormatUuid(entry.player_id),
-          " overflows int64"));
+      return absl::InvalidArgumentError(absl::StrCat("entries[", i, "]: total stake of player ",
+                                                     FormatUuid(entry.player_id),
+                                                     " overflows int64"));
     }
   }
   for (Participant& p : out) p.weight = WeightFor(mode, p.total_stake_minor);
@@ -136,8 +136,7 @@ Digest DrawHmac(const Seed& seed, const Uuid& lottery_id, const Digest& entries_
   return out;
 }
 
-uint64_t DrawX(const Seed& seed, const Uuid& lottery_id, const Digest& entries_digest,
-               uint32_t i) {
+uint64_t DrawX(const Seed& seed, const Uuid& lottery_id, const Digest& entries_digest, uint32_t i) {
   const Digest h = DrawHmac(seed, lottery_id, entries_digest, i);
   uint64_t x = 0;
   for (int k = 0; k < 8; ++k) x = (x << 8) | h[k];
@@ -190,8 +189,8 @@ absl::StatusOr<DrawResult> Draw(const Uuid& lottery_id, const Seed& seed,
           absl::StrCat("draw: participants[", i, "] negative total stake"));
     }
     if (!seen.insert(p.player_id).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "draw: participants[", i, "] repeats player ", FormatUuid(p.player_id)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("draw: participants[", i, "] repeats player ", FormatUuid(p.player_id)));
     }
     if (p.weight >= kMaxTotalWeight || total >= kMaxTotalWeight - p.weight) {
       return absl::InvalidArgumentError("draw: total weight T is not below 2^63");

@@ -37,8 +37,7 @@ absl::StatusOr<LotteryStatus> ParseLotteryStatus(std::string_view text) {
   if (text == "in_waiting") return LotteryStatus::kInWaiting;
   if (text == "started") return LotteryStatus::kStarted;
   if (text == "finished") return LotteryStatus::kFinished;
-  return absl::InvalidArgumentError(
-      absl::StrCat("lottery status: unknown \"", Sv(text), "\""));
+  return absl::InvalidArgumentError(absl::StrCat("lottery status: unknown \"", Sv(text), "\""));
 }
 
 absl::StatusOr<EntryStatus> ParseEntryStatus(std::string_view text) {
@@ -46,8 +45,7 @@ absl::StatusOr<EntryStatus> ParseEntryStatus(std::string_view text) {
   if (text == "started") return EntryStatus::kStarted;
   if (text == "finished") return EntryStatus::kFinished;
   if (text == "winner") return EntryStatus::kWinner;
-  return absl::InvalidArgumentError(
-      absl::StrCat("entry status: unknown \"", Sv(text), "\""));
+  return absl::InvalidArgumentError(absl::StrCat("entry status: unknown \"", Sv(text), "\""));
 }
 
 absl::Status CheckTransition(LotteryStatus from, LotteryStatus to) {
@@ -55,19 +53,16 @@ absl::Status CheckTransition(LotteryStatus from, LotteryStatus to) {
                      (from == LotteryStatus::kStarted && to == LotteryStatus::kFinished);
   if (legal) return absl::OkStatus();
   return absl::FailedPreconditionError(
-      absl::StrCat("lottery: illegal transition ", Sv(ToString(from)), " -> ",
-                   Sv(ToString(to))));
+      absl::StrCat("lottery: illegal transition ", Sv(ToString(from)), " -> ", Sv(ToString(to))));
 }
 
 absl::Status CheckTransition(EntryStatus from, EntryStatus to) {
-  const bool legal =
-      (from == EntryStatus::kInWaiting && to == EntryStatus::kStarted) ||
-      (from == EntryStatus::kStarted &&
-       (to == EntryStatus::kFinished || to == EntryStatus::kWinner));
+  const bool legal = (from == EntryStatus::kInWaiting && to == EntryStatus::kStarted) ||
+                     (from == EntryStatus::kStarted &&
+                      (to == EntryStatus::kFinished || to == EntryStatus::kWinner));
   if (legal) return absl::OkStatus();
   return absl::FailedPreconditionError(
-      absl::StrCat("entry: illegal transition ", Sv(ToString(from)), " -> ",
-                   Sv(ToString(to))));
+      absl::StrCat("entry: illegal transition ", Sv(ToString(from)), " -> ", Sv(ToString(to))));
 }
 
 absl::Status GameRule::Validate() const {

@@ -56,8 +56,7 @@ absl::StatusOr<int64_t> ParseStakeMinor(std::string_view s, int64_t max_major) {
   if (frac_part.size() > 2) return Reject("more than two decimal places");
 
   const int64_t max_minor = max_major * 100;
-  const std::string above_max =
-      absl::StrCat("above the maximum of ", max_major, " major units");
+  const std::string above_max = absl::StrCat("above the maximum of ", max_major, " major units");
   // Accumulate in minor units and stop as soon as the maximum is passed, so that no input,
   // however long, can overflow.
   int64_t major = 0;

@@ -23,8 +23,8 @@ std::string_view ToString(PrizePolicy policy) {
   return "unknown";
 }
 
-absl::StatusOr<int64_t> ComputeWinSum(PrizePolicy policy, uint32_t bps,
-                                      int64_t winner_total_minor, int64_t pot_total_minor) {
+absl::StatusOr<int64_t> ComputeWinSum(PrizePolicy policy, uint32_t bps, int64_t winner_total_minor,
+                                      int64_t pot_total_minor) {
   if (bps > kMaxPrizeBps) {
     return absl::InvalidArgumentError(absl::StrCat("prize: bps ", bps, " above 10000"));
   }

@@ -28,11 +28,10 @@ lottery::v1::AwardCreated AwardOf(const testing::DrawVector& v) {
   for (const auto& e : v.entries) entries.push_back(Entry{U(e.player_id), e.stake_minor});
   const DrawMode mode = *ParseDrawMode(v.mode);
   const std::vector<Participant> participants = *ParticipantsFromEntries(mode, entries);
-  absl::StatusOr<lottery::v1::AwardCreated> award =
-      DrawAward(UuidV5(U(v.lottery_id), "award"), U(v.lottery_id),
-                U("99999999-9999-4999-8999-999999999999"), *FromHexArray<32>(v.seed_hex), mode,
-                participants, *ParsePrizePolicy(v.policy), v.bps,
-                absl::FromUnixMicros(1700000000123456));
+  absl::StatusOr<lottery::v1::AwardCreated> award = DrawAward(
+      UuidV5(U(v.lottery_id), "award"), U(v.lottery_id), U("99999999-9999-4999-8999-999999999999"),
+      *FromHexArray<32>(v.seed_hex), mode, participants, *ParsePrizePolicy(v.policy), v.bps,
+      absl::FromUnixMicros(1700000000123456));
   EXPECT_THAT(award, IsOk());
   return *award;
 }
@@ -84,42 +83,50 @@ TEST(AwardTest, TamperingAnyInputFailsNamingTheFirstBadField) {
        "proof.algorithm"},
       {"lottery_id not canonical",
        [](auto& a) { a.set_lottery_id("C0FFEE00-0000-4000-8000-000000000002"); }, "lottery_id"},
-      {"seed", [](auto& a) {
-         a.mutable_proof()->set_server_seed(FlipFirstByte(a.proof().server_seed()));
-       }, "proof.commitment"},
-      {"commitment", [](auto& a) {
-         a.mutable_proof()->set_commitment(FlipFirstByte(a.proof().commitment()));
-       }, "proof.commitment"},
+      {"seed",
+       [](auto& a) { a.mutable_proof()->set_server_seed(FlipFirstByte(a.proof().server_seed())); },
+       "proof.commitment"},
+      {"commitment",
+       [](auto& a) { a.mutable_proof()->set_commitment(FlipFirstByte(a.proof().commitment())); },
+       "proof.commitment"},
       {"mode", [](auto& a) { a.mutable_proof()->set_mode(lottery::v1::UNIFORM); },
        "proof.participants[0].weight"},
-      {"participant id", [](auto& a) {
+      {"participant id",
+       [](auto& a) {
          a.mutable_proof()->mutable_participants(1)->set_player_id(
              "12345678-1234-4234-8234-123456789012");
-       }, "proof.entries_digest"},
-      {"participant order", [](auto& a) {
-         a.mutable_proof()->mutable_participants()->SwapElements(0, 2);
-       }, "proof.entries_digest"},
-      {"participant removed", [](auto& a) {
-         a.mutable_proof()->mutable_participants()->RemoveLast();
-       }, "proof.entries_digest"},
-      {"stake and weight", [](auto& a) {
+       },
+       "proof.entries_digest"},
+      {"participant order",
+       [](auto& a) { a.mutable_proof()->mutable_participants()->SwapElements(0, 2); },
+       "proof.entries_digest"},
+      {"participant removed",
+       [](auto& a) { a.mutable_proof()->mutable_participants()->RemoveLast(); },
+       "proof.entries_digest"},
+      {"stake and weight",
+       [](auto& a) {
          auto* p = a.mutable_proof()->mutable_participants(0);
          p->set_total_stake_minor(p->total_stake_minor() + 1);
          p->set_weight(p->weight() + 1);
-       }, "proof.entries_digest"},
-      {"stake only", [](auto& a) {
+       },
+       "proof.entries_digest"},
+      {"stake only",
+       [](auto& a) {
          auto* p = a.mutable_proof()->mutable_participants(0);
          p->set_total_stake_minor(p->total_stake_minor() + 1);
-       }, "proof.participants[0].weight"},
-      {"entries digest", [](auto& a) {
+       },
+       "proof.participants[0].weight"},
+      {"entries digest",
+       [](auto& a) {
          a.mutable_proof()->set_entries_digest(FlipFirstByte(a.proof().entries_digest()));
-       }, "proof.entries_digest"},
+       },
+       "proof.entries_digest"},
       {"total weight", [](auto& a) { a.mutable_proof()->set_total_weight(1); },
        "proof.total_weight"},
       {"counter", [](auto& a) { a.mutable_proof()->set_counter(1); }, "proof.counter"},
-      {"draw hmac", [](auto& a) {
-         a.mutable_proof()->set_draw_hmac(FlipFirstByte(a.proof().draw_hmac()));
-       }, "proof.draw_hmac"},
+      {"draw hmac",
+       [](auto& a) { a.mutable_proof()->set_draw_hmac(FlipFirstByte(a.proof().draw_hmac())); },
+       "proof.draw_hmac"},
       {"ticket", [](auto& a) { a.mutable_proof()->set_ticket(a.proof().ticket() + 1); },
        "proof.ticket"},
       {"winner", [](auto& a) { a.set_player_id("11111111-1111-4111-8111-111111111111"); },
@@ -127,8 +134,7 @@ TEST(AwardTest, TamperingAnyInputFailsNamingTheFirstBadField) {
       {"win sum minor", [](auto& a) { a.set_win_sum_minor(a.win_sum_minor() + 1); },
        "win_sum_minor"},
       {"win sum string", [](auto& a) { a.set_win_sum("1346.350"); }, "win_sum "},
-      {"policy", [](auto& a) { a.set_prize_policy(lottery::v1::WINNER_STAKE); },
-       "win_sum_minor"},
+      {"policy", [](auto& a) { a.set_prize_policy(lottery::v1::WINNER_STAKE); }, "win_sum_minor"},
       {"bps", [](auto& a) { a.set_prize_bps(3301); }, "win_sum_minor"},
       {"bps above 10000", [](auto& a) { a.set_prize_bps(10001); }, "prize_bps"},
   };
@@ -138,8 +144,8 @@ TEST(AwardTest, TamperingAnyInputFailsNamingTheFirstBadField) {
   for (const Tamper& t : tampers) {
     lottery::v1::AwardCreated bad = good;
     t.apply(bad);
-    EXPECT_THAT(VerifyAward(bad), StatusIs(absl::StatusCode::kInvalidArgument,
-                                           StartsWith(t.first_field)))
+    EXPECT_THAT(VerifyAward(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, StartsWith(t.first_field)))
         << t.name;
   }
 }
@@ -207,9 +213,9 @@ TEST(LifecycleEventsTest, CreatedAndStartedCarryTheCommitmentAndDigest) {
   std::vector<Entry> entries;
   for (const auto& e : v.entries) entries.push_back(Entry{U(e.player_id), e.stake_minor});
   const auto participants = *ParticipantsFromEntries(DrawMode::kUniform, entries);
-  const lottery::v1::LotteryStarted started = BuildLotteryStarted(
-      U(v.lottery_id), U("99999999-9999-4999-8999-999999999999"), participants,
-      EntriesDigest(participants), absl::FromUnixSeconds(1700000001));
+  const lottery::v1::LotteryStarted started =
+      BuildLotteryStarted(U(v.lottery_id), U("99999999-9999-4999-8999-999999999999"), participants,
+                          EntriesDigest(participants), absl::FromUnixSeconds(1700000001));
   EXPECT_EQ(ToHex(started.entries_digest()), v.entries_digest_hex);
   ASSERT_EQ(started.participants_size(), 3);
   EXPECT_EQ(started.participants(0).player_id(), v.winner);

@@ -119,8 +119,7 @@ TEST(DrawFrequencyTest, UniformTenPlayersOverAMillionDraws) {
 TEST(DrawFrequencyTest, WeightsOneTwoThreeOverAMillionDraws) {
   const std::vector<Participant> ps = MakeParticipants({1, 2, 3});
   const Frequencies f = RunDraws(ps, kDraws, 0x22);
-  const double chi2 =
-      ChiSquare(f.winners, {kDraws / 6.0, kDraws * 2 / 6.0, kDraws * 3 / 6.0});
+  const double chi2 = ChiSquare(f.winners, {kDraws / 6.0, kDraws * 2 / 6.0, kDraws * 3 / 6.0});
   EXPECT_LT(chi2, 18.42) << "df=2";  // p = 1e-4
 }
 

@@ -54,10 +54,10 @@ TEST(DrawVectorTest, EveryIntermediateValueMatchesTheReferenceImplementation) {
 
 TEST(DrawVectorTest, DigestInputLayoutOfV1) {
   // The exact bytes hashed into entries_digest for V1 (from the reference implementation).
-  const std::string expected_input =
-      *FromHex("6f1c2b9e0d4a4e8b9a510c3f2e7d1a01000000000012d6760000000000000001"
-               "b3e0f6d27c194a658f2e5d4c3b2a190200000000000000320000000000000001"
-               "0a9b8c7d6e5f4a3b9c2d1e0f2a3b4c0300000000000186a00000000000000001");
+  const std::string expected_input = *FromHex(
+      "6f1c2b9e0d4a4e8b9a510c3f2e7d1a01000000000012d6760000000000000001"
+      "b3e0f6d27c194a658f2e5d4c3b2a190200000000000000320000000000000001"
+      "0a9b8c7d6e5f4a3b9c2d1e0f2a3b4c0300000000000186a00000000000000001");
   const auto& v = testing::DrawVectors()[0];
   const std::vector<Participant> participants = ParticipantsOf(v);
   ASSERT_EQ(participants.size(), 3u);
@@ -78,13 +78,13 @@ TEST(ParticipantsFromEntriesTest, MergesStakesKeepsFirstEntryOrder) {
   absl::StatusOr<std::vector<Participant>> uniform =
       ParticipantsFromEntries(DrawMode::kUniform, entries);
   ASSERT_THAT(uniform, IsOk());
-  EXPECT_THAT(*uniform, ElementsAre(Participant{b, 17, 1}, Participant{a, 6, 1},
-                                    Participant{c, 1, 1}));
+  EXPECT_THAT(*uniform,
+              ElementsAre(Participant{b, 17, 1}, Participant{a, 6, 1}, Participant{c, 1, 1}));
   absl::StatusOr<std::vector<Participant>> weighted =
       ParticipantsFromEntries(DrawMode::kStakeWeighted, entries);
   ASSERT_THAT(weighted, IsOk());
-  EXPECT_THAT(*weighted, ElementsAre(Participant{b, 17, 17}, Participant{a, 6, 6},
-                                     Participant{c, 1, 1}));
+  EXPECT_THAT(*weighted,
+              ElementsAre(Participant{b, 17, 17}, Participant{a, 6, 6}, Participant{c, 1, 1}));
 }
 
 TEST(ParticipantsFromEntriesTest, RejectsNonPositiveStakeAndOverflow) {
@@ -124,15 +124,14 @@ TEST(DrawTest, TotalWeightMustStayBelowTwoToThe63) {
   EXPECT_THAT(Draw(lottery, seed, std::vector<Participant>{{a, 1, half}, {b, 1, half}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("2^63")));
   // A sum that would wrap around 2^64 is caught, not clamped or wrapped.
-  EXPECT_THAT(Draw(lottery, seed,
-                   std::vector<Participant>{{a, 1, UINT64_MAX}, {b, 1, 2}}),
+  EXPECT_THAT(Draw(lottery, seed, std::vector<Participant>{{a, 1, UINT64_MAX}, {b, 1, 2}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("2^63")));
 }
 
 TEST(DrawTest, SingleParticipantAlwaysWins) {
   const Uuid a = U("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa");
-  absl::StatusOr<DrawResult> r = Draw(U("00000000-0000-4000-8000-000000000009"), Seed{},
-                                      std::vector<Participant>{{a, 5, 5}});
+  absl::StatusOr<DrawResult> r =
+      Draw(U("00000000-0000-4000-8000-000000000009"), Seed{}, std::vector<Participant>{{a, 5, 5}});
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->winner_index, 0u);
   EXPECT_EQ(r->ticket, r->x % 5);

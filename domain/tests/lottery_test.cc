@@ -20,8 +20,7 @@ TEST(LotteryStatusTest, OnlyForwardTransitions) {
       if (legal) {
         EXPECT_THAT(CheckTransition(from, to), IsOk());
       } else {
-        EXPECT_THAT(CheckTransition(from, to),
-                    StatusIs(absl::StatusCode::kFailedPrecondition))
+        EXPECT_THAT(CheckTransition(from, to), StatusIs(absl::StatusCode::kFailedPrecondition))
             << ToString(from) << " -> " << ToString(to);
       }
     }
@@ -29,21 +28,18 @@ TEST(LotteryStatusTest, OnlyForwardTransitions) {
 }
 
 TEST(EntryStatusTest, OnlyForwardTransitions) {
-  const EntryStatus all[] = {EntryStatus::kInWaiting, EntryStatus::kStarted,
-                             EntryStatus::kFinished, EntryStatus::kWinner};
+  const EntryStatus all[] = {EntryStatus::kInWaiting, EntryStatus::kStarted, EntryStatus::kFinished,
+                             EntryStatus::kWinner};
   int legal_count = 0;
   for (EntryStatus from : all) {
     for (EntryStatus to : all) {
-      const bool legal =
-          (from == EntryStatus::kInWaiting && to == EntryStatus::kStarted) ||
-          (from == EntryStatus::kStarted &&
-           (to == EntryStatus::kFinished || to == EntryStatus::kWinner));
+      const bool legal = (from == EntryStatus::kInWaiting && to == EntryStatus::kStarted) ||
+                         (from == EntryStatus::kStarted &&
+                          (to == EntryStatus::kFinished || to == EntryStatus::kWinner));
       legal_count += legal;
-      EXPECT_EQ(CheckTransition(from, to).ok(), legal)
-          << ToString(from) << " -> " << ToString(to);
+      EXPECT_EQ(CheckTransition(from, to).ok(), legal) << ToString(from) << " -> " << ToString(to);
       if (!legal) {
-        EXPECT_THAT(CheckTransition(from, to),
-                    StatusIs(absl::StatusCode::kFailedPrecondition));
+        EXPECT_THAT(CheckTransition(from, to), StatusIs(absl::StatusCode::kFailedPrecondition));
       }
     }
   }

@@ -17,10 +17,9 @@ TEST(ParseStakeMinorTest, AcceptsTheGrammar) {
     std::string_view in;
     int64_t minor;
   };
-  for (const Case& c : {Case{"12345", 1234500}, Case{"0.5", 50}, Case{"0.05", 5},
-                        Case{"0.01", 1}, Case{"1", 100}, Case{"1.1", 110}, Case{"1.10", 110},
-                        Case{"007", 700}, Case{"1000000000", 100000000000},
-                        Case{"999999999.99", 99999999999}}) {
+  for (const Case& c : {Case{"12345", 1234500}, Case{"0.5", 50}, Case{"0.05", 5}, Case{"0.01", 1},
+                        Case{"1", 100}, Case{"1.1", 110}, Case{"1.10", 110}, Case{"007", 700},
+                        Case{"1000000000", 100000000000}, Case{"999999999.99", 99999999999}}) {
     absl::StatusOr<int64_t> got = ParseStakeMinor(c.in);
     ASSERT_THAT(got, IsOk()) << c.in;
     EXPECT_EQ(*got, c.minor) << c.in;
@@ -73,9 +72,8 @@ TEST(ParseStakeMinorTest, RejectionListWithReasons) {
 
 TEST(ParseStakeMinorTest, ConfigurableMaximum) {
   EXPECT_THAT(ParseStakeMinor("10", 10), IsOk());
-  EXPECT_THAT(ParseStakeMinor("10.01", 10),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "stake: above the maximum of 10 major units"));
+  EXPECT_THAT(ParseStakeMinor("10.01", 10), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                     "stake: above the maximum of 10 major units"));
   // The largest maximum whose minor value fits in int64.
   const int64_t max_major = INT64_MAX / 100;
   absl::StatusOr<int64_t> big = ParseStakeMinor(std::to_string(max_major), max_major);
@@ -84,8 +82,7 @@ TEST(ParseStakeMinorTest, ConfigurableMaximum) {
   EXPECT_THAT(ParseStakeMinor(std::to_string(max_major) + ".01", max_major),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseStakeMinor("1", 0), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ParseStakeMinor("1", max_major + 1),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseStakeMinor("1", max_major + 1), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(FormatMinorTest, ExactTwoPlaces) {

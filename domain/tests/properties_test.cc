@@ -116,8 +116,8 @@ RC_GTEST_PROP(DrawProperty, DeterministicAndConsistent, ()) {
   RC_ASSERT(first->ticket < before + (*participants)[first->winner_index].weight);
   // Every earlier attempt was rejected.
   for (uint32_t i = 0; i < first->counter; ++i) {
-    RC_ASSERT(!draw_internal::Accept(DrawX(seed, lottery_id, first->entries_digest, i), total)
-                   .accepted);
+    RC_ASSERT(
+        !draw_internal::Accept(DrawX(seed, lottery_id, first->entries_digest, i), total).accepted);
   }
 }
 

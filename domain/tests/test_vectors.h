@@ -47,8 +47,7 @@ inline const std::vector<DrawVector>& DrawVectors() {
                       {"6f1c2b9e-0d4a-4e8b-9a51-0c3f2e7d1a01", 50},
                       {"0a9b8c7d-6e5f-4a3b-9c2d-1e0f2a3b4c03", 100000}},
           .commitment_hex = "b1b89eb68cb24702cc289541293f648a7332bbb514dd87d7ccdd8d18a71ae125",
-          .entries_digest_hex =
-              "e89fc16badfe67d4f52c83f72ae61ec0fe0de1594b95684085374e7c8ef0bae0",
+          .entries_digest_hex = "e89fc16badfe67d4f52c83f72ae61ec0fe0de1594b95684085374e7c8ef0bae0",
           .total_weight = 3,
           .x_by_counter = {8615544997451927823u},
           .counter = 0,
@@ -71,8 +70,7 @@ inline const std::vector<DrawVector>& DrawVectors() {
                       {"33333333-3333-4333-8333-333333333333", 300},
                       {"44444444-4444-4444-8444-444444444444", 407385}},
           .commitment_hex = "27058a21411267115b8c4eef6157e0658bb7cb21bca459d0c13518e9fc233c9a",
-          .entries_digest_hex =
-              "ee392feea196bd6e4096d80e6febcf08a0e75e31b8421fb75fd25f216e56c25e",
+          .entries_digest_hex = "ee392feea196bd6e4096d80e6febcf08a0e75e31b8421fb75fd25f216e56c25e",
           .total_weight = 407985,
           .x_by_counter = {2413526375076442469u},
           .counter = 0,
@@ -94,11 +92,9 @@ inline const std::vector<DrawVector>& DrawVectors() {
           .entries = {{"aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", 0x1555555555555555},
                       {"bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", 0x4000000000000001}},
           .commitment_hex = "9abd4847a94ae671dace66cde058dde31f999d23665030445ee1d68ad3257142",
-          .entries_digest_hex =
-              "795a64129e7f6050b00fed414c7b75a20bd9007e52846ba3c6241694cadc8b52",
+          .entries_digest_hex = "795a64129e7f6050b00fed414c7b75a20bd9007e52846ba3c6241694cadc8b52",
           .total_weight = 6148914691236517206u,
-          .x_by_counter = {17220182917869202836u, 13077887469169164965u,
-                           10841012946391573291u},
+          .x_by_counter = {17220182917869202836u, 13077887469169164965u, 10841012946391573291u},
           .counter = 2,
           .draw_hmac_hex = "967303d62b14a32b8a1b99c1310a9f58bfd46bacbe740630c91201b316673632",
           .ticket = 4692098255155056085u,

@@ -25,8 +25,7 @@ TEST(UuidTest, RejectsNonCanonicalForms) {
            "",
            "6f1c2b9e0d4a4e8b9a510c3f2e7d1a01",        // no hyphens
            "{6f1c2b9e-0d4a-4e8b-9a51-0c3f2e7d1a01}",  // braces
-           "urn:uuid:6f1c2b9e-0d4a-4e8b-9a51-0c3f2e7d1a01",
-           " 6f1c2b9e-0d4a-4e8b-9a51-0c3f2e7d1a01",
+           "urn:uuid:6f1c2b9e-0d4a-4e8b-9a51-0c3f2e7d1a01", " 6f1c2b9e-0d4a-4e8b-9a51-0c3f2e7d1a01",
            "6f1c2b9e-0d4a-4e8b-9a51-0c3f2e7d1a0g",   // non-hex
            "6f1c2b9e-0d4a4-e8b-9a51-0c3f2e7d1a01",   // hyphen misplaced
            "6f1c2b9e-0d4a-4e8b-9a51-0c3f2e7d1a011",  // too long

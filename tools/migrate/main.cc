@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
   std::string dir;
   bool list = false;
   app.add_option("--pg-dsn", dsn, "libpq connection string")->envname("LOTTERY_PG_DSN")->required();
-  app.add_option("--dir", dir, "read migrations from this directory instead of the compiled-in set");
+  app.add_option("--dir", dir,
+                 "read migrations from this directory instead of the compiled-in set");
   app.add_flag("--list", list, "print the migrations this binary would apply, then exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
     migrations = std::move(*loaded);
   }
   if (list) {
-    for (const auto& m : migrations) std::cout << m.name << " " << lottery::migrate::Checksum(m.sql) << "\n";
+    for (const auto& m : migrations)
+      std::cout << m.name << " " << lottery::migrate::Checksum(m.sql) << "\n";
     return 0;
   }
   auto conn = lottery::pg::Connect(dsn);
@@ -41,7 +43,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const auto& name : report->applied) std::cout << "applied " << name << "\n";
-  std::cout << "schema up to date: " << report->applied.size() << " applied now, " << report->already_applied
-            << " already applied\n";
+  std::cout << "schema up to date: " << report->applied.size() << " applied now, "
+            << report->already_applied << " already applied\n";
   return 0;
 }

@@ -29,7 +29,8 @@ std::string JsonEscape(const std::string& s) {
 std::string Summary::ToJson() const {
   std::string out = absl::StrFormat(
       R"({"topic":"%s","format":"%s","sent":%d,"valid":%d,"duplicates":%d,"malformed":%d,"failed":%d,"elapsed_s":%.3f,"rate":%.1f)",
-      JsonEscape(topic), std::string(ToString(format)), sent, valid, duplicates, malformed, failed, elapsed_s, rate);
+      JsonEscape(topic), std::string(ToString(format)), sent, valid, duplicates, malformed, failed,
+      elapsed_s, rate);
   if (!first_error.empty()) absl::StrAppend(&out, R"(,"error":")", JsonEscape(first_error), "\"");
   out += "}";
   return out;
@@ -88,7 +89,8 @@ absl::StatusOr<Summary> Publisher::Publish(Generator& gen, int64_t count, double
     if (rate > 0) {
       const auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                    std::chrono::duration<double>(static_cast<double>(i) / rate));
-      for (auto now = std::chrono::steady_clock::now(); now < due; now = std::chrono::steady_clock::now()) {
+      for (auto now = std::chrono::steady_clock::now(); now < due;
+           now = std::chrono::steady_clock::now()) {
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count();
         if (ms > 0) {
           rd_kafka_poll(rk, static_cast<int>(std::min<int64_t>(ms, 100)));
@@ -102,12 +104,14 @@ absl::StatusOr<Summary> Publisher::Publish(Generator& gen, int64_t count, double
     }
     Message m = gen.Next();
     rd_kafka_headers_t* hdrs = rd_kafka_headers_new(m.headers.size());
-    for (const auto& [k, v] : m.headers) rd_kafka_header_add(hdrs, k.data(), k.size(), v.data(), v.size());
+    for (const auto& [k, v] : m.headers)
+      rd_kafka_header_add(hdrs, k.data(), k.size(), v.data(), v.size());
     rd_kafka_resp_err_t err;
     while (true) {
       err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(config_.topic.c_str()),
-                              RD_KAFKA_V_VALUE(m.value.data(), m.value.size()), RD_KAFKA_V_HEADERS(hdrs),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                              RD_KAFKA_V_VALUE(m.value.data(), m.value.size()),
+                              RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_END);
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
       rd_kafka_poll(rk, 50);
     }
@@ -117,9 +121,15 @@ absl::StatusOr<Summary> Publisher::Publish(Generator& gen, int64_t count, double
       return kafka::StatusFromCode(err, "produce");
     }
     switch (m.kind) {
-      case Kind::kValid: ++s.valid; break;
-      case Kind::kDuplicate: ++s.duplicates; break;
-      case Kind::kMalformed: ++s.malformed; break;
+      case Kind::kValid:
+        ++s.valid;
+        break;
+      case Kind::kDuplicate:
+        ++s.duplicates;
+        break;
+      case Kind::kMalformed:
+        ++s.malformed;
+        break;
     }
     rd_kafka_poll(rk, 0);
   }
@@ -136,7 +146,8 @@ absl::StatusOr<Summary> Publisher::Publish(Generator& gen, int64_t count, double
   }
   if (ferr != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::UnavailableError(absl::StrCat("flush: ", rd_kafka_outq_len(rk),
-                                               " messages still undelivered after ", config_.flush_timeout_ms, " ms"));
+                                               " messages still undelivered after ",
+                                               config_.flush_timeout_ms, " ms"));
   }
   return s;
 }

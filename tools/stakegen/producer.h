@@ -32,7 +32,7 @@ struct Summary {
   int64_t malformed = 0;
   int64_t failed = 0;
   double elapsed_s = 0;
-  double rate = 0;  // sent / elapsed_s
+  double rate = 0;          // sent / elapsed_s
   std::string first_error;  // a delivery error of this call, if any
 
   std::string ToJson() const;  // one line, e.g. {"topic":"player.v1.staked","sent":100,...}

@@ -21,8 +21,8 @@ std::string ErrorJson(const std::string& msg) {
 absl::Status IntField(simdjson::dom::element v, std::string_view name, int64_t max, int64_t* out) {
   int64_t x = 0;
   if (v.get_int64().get(x) != simdjson::SUCCESS || x < 1 || x > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(absl::string_view(name.data(), name.size()), " must be an integer in [1, ", max, "]"));
+    return absl::InvalidArgumentError(absl::StrCat(absl::string_view(name.data(), name.size()),
+                                                   " must be an integer in [1, ", max, "]"));
   }
   *out = x;
   return absl::OkStatus();
@@ -30,7 +30,8 @@ absl::Status IntField(simdjson::dom::element v, std::string_view name, int64_t m
 
 }  // namespace
 
-absl::StatusOr<StakeRequest> ParseStakeRequest(std::string_view body, const StakeRequest& defaults) {
+absl::StatusOr<StakeRequest> ParseStakeRequest(std::string_view body,
+                                               const StakeRequest& defaults) {
   StakeRequest r = defaults;
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return r;
   simdjson::dom::parser parser;
@@ -40,7 +41,8 @@ absl::StatusOr<StakeRequest> ParseStakeRequest(std::string_view body, const Stak
   }
   simdjson::dom::object obj;
   if (doc.get_object().get(obj) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError(R"(body must be a JSON object like {"count":100,"games":10,"players":200})");
+    return absl::InvalidArgumentError(
+        R"(body must be a JSON object like {"count":100,"games":10,"players":200})");
   }
   for (auto field : obj) {
     int64_t v = 0;
@@ -62,14 +64,17 @@ absl::StatusOr<StakeRequest> ParseStakeRequest(std::string_view body, const Stak
   return r;
 }
 
-absl::StatusOr<std::unique_ptr<StakeServer>> StakeServer::Start(const std::string& listen, Publisher* publisher,
-                                                                const Options& base, int64_t default_count,
+absl::StatusOr<std::unique_ptr<StakeServer>> StakeServer::Start(const std::string& listen,
+                                                                Publisher* publisher,
+                                                                const Options& base,
+                                                                int64_t default_count,
                                                                 double rate) {
   size_t colon = listen.rfind(':');
   int port = -1;
-  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
-      port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("listen address must be host:port, not '", listen, "'"));
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address must be host:port, not '", listen, "'"));
   }
   std::string host = listen.substr(0, colon);
   std::unique_ptr<StakeServer> s(new StakeServer());
@@ -111,7 +116,8 @@ absl::StatusOr<std::unique_ptr<StakeServer>> StakeServer::Start(const std::strin
   s->port_ = port;
   s->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
   // httplib's stop() is a no-op until the listen loop runs: wait for it, so Stop() always works.
-  for (int i = 0; i < 500 && !s->server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && !s->server_->is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   return s;
 }
 

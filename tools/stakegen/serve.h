@@ -42,9 +42,10 @@ class StakeServer {
   // Each request uses `base` with the request's games/players and a fresh generator stream, so
   // pools stay stable across requests while the stake sequences differ. kUnavailable when the
   // address cannot be bound, kInvalidArgument when it does not parse.
-  static absl::StatusOr<std::unique_ptr<StakeServer>> Start(const std::string& listen, Publisher* publisher,
-                                                            const Options& base, int64_t default_count,
-                                                            double rate);
+  static absl::StatusOr<std::unique_ptr<StakeServer>> Start(const std::string& listen,
+                                                            Publisher* publisher,
+                                                            const Options& base,
+                                                            int64_t default_count, double rate);
   ~StakeServer();  // stops the server
 
   int port() const { return port_; }

@@ -25,8 +25,9 @@ std::string Json(std::string_view player_member, std::string_view game_member,
     if (m.empty()) continue;
     absl::StrAppend(&game, game.empty() ? "" : ",", absl::string_view(m.data(), m.size()));
   }
-  return absl::StrCat(R"({"message":{"eventType":")", absl::string_view(kEventType.data(), kEventType.size()),
-                      R"("},"game":{)", game, "}}");
+  return absl::StrCat(R"({"message":{"eventType":")",
+                      absl::string_view(kEventType.data(), kEventType.size()), R"("},"game":{)",
+                      game, "}}");
 }
 
 std::string Str(std::string_view name, const std::string& value) {
@@ -48,7 +49,8 @@ std::string Proto(const std::string* player, const std::string* game, const std:
 
 Headers HeadersFor(Format format, const std::string& event_id) {
   Headers h{{"uuid", event_id}};
-  if (format == Format::kProtobuf) h.emplace_back("content-type", std::string(kProtobufContentType));
+  if (format == Format::kProtobuf)
+    h.emplace_back("content-type", std::string(kProtobufContentType));
   return h;
 }
 
@@ -67,8 +69,8 @@ std::string BadStake(std::string_view kind) {
 absl::StatusOr<Format> ParseFormat(std::string_view text) {
   if (text == "json") return Format::kJson;
   if (text == "protobuf") return Format::kProtobuf;
-  return absl::InvalidArgumentError(
-      absl::StrCat("format must be json or protobuf, not '", absl::string_view(text.data(), text.size()), "'"));
+  return absl::InvalidArgumentError(absl::StrCat("format must be json or protobuf, not '",
+                                                 absl::string_view(text.data(), text.size()), "'"));
 }
 
 std::string_view ToString(Format format) { return format == Format::kJson ? "json" : "protobuf"; }
@@ -96,14 +98,14 @@ Message BuildStake(Format format, const std::string& event_id, const std::string
 
 const std::vector<std::string>& MalformedKinds(Format format) {
   static const std::vector<std::string> json = {
-      "bad_json",          "empty_value",       "not_an_object",      "invalid_utf8",
-      "missing_game",      "game_not_object",   "missing_player_id",  "missing_game_id",
-      "missing_stake",     "bad_player_uuid",   "bad_game_uuid",      "player_id_not_string",
-      "stake_not_string",  "stake_negative",    "stake_zero",         "stake_three_decimals",
+      "bad_json",           "empty_value",     "not_an_object",     "invalid_utf8",
+      "missing_game",       "game_not_object", "missing_player_id", "missing_game_id",
+      "missing_stake",      "bad_player_uuid", "bad_game_uuid",     "player_id_not_string",
+      "stake_not_string",   "stake_negative",  "stake_zero",        "stake_three_decimals",
       "stake_not_a_number", "stake_exponent"};
   static const std::vector<std::string> proto = {
-      "bad_protobuf",   "missing_game",      "missing_player_id",    "bad_player_uuid",
-      "bad_game_uuid",  "stake_negative",    "stake_zero",           "stake_three_decimals",
+      "bad_protobuf",       "missing_game",   "missing_player_id", "bad_player_uuid",
+      "bad_game_uuid",      "stake_negative", "stake_zero",        "stake_three_decimals",
       "stake_not_a_number", "stake_exponent"};
   return format == Format::kJson ? json : proto;
 }
@@ -122,7 +124,8 @@ absl::StatusOr<Message> BuildMalformed(Format format, std::string_view kind,
   m.headers = HeadersFor(format, event_id);
   bool known = true;
   if (format == Format::kJson) {
-    const std::string p = Str("playerId", player_id), g = Str("gameId", game_id), s = Str("stake", stake);
+    const std::string p = Str("playerId", player_id), g = Str("gameId", game_id),
+                      s = Str("stake", stake);
     if (kind == "bad_json") {
       std::string full = Json(p, g, s);
       m.value = full.substr(0, full.size() / 2);
@@ -174,34 +177,43 @@ absl::StatusOr<Message> BuildMalformed(Format format, std::string_view kind,
     }
   }
   if (!known) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown malformed kind '", absl::string_view(kind.data(), kind.size()),
-                                                   "' for format ", absl::string_view(ToString(format).data(), ToString(format).size())));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown malformed kind '", absl::string_view(kind.data(), kind.size()), "' for format ",
+        absl::string_view(ToString(format).data(), ToString(format).size())));
   }
   return m;
 }
 
 absl::Status Validate(const Options& o) {
-  if (o.players < 1 || o.players > kMaxPool) return absl::InvalidArgumentError("players must be in [1, 1000000]");
-  if (o.games < 1 || o.games > kMaxPool) return absl::InvalidArgumentError("games must be in [1, 1000000]");
+  if (o.players < 1 || o.players > kMaxPool)
+    return absl::InvalidArgumentError("players must be in [1, 1000000]");
+  if (o.games < 1 || o.games > kMaxPool)
+    return absl::InvalidArgumentError("games must be in [1, 1000000]");
   if (o.stake_min_minor < 1) return absl::InvalidArgumentError("stake-min must be at least 0.01");
-  if (o.stake_min_minor > o.stake_max_minor) return absl::InvalidArgumentError("stake-min exceeds stake-max");
+  if (o.stake_min_minor > o.stake_max_minor)
+    return absl::InvalidArgumentError("stake-min exceeds stake-max");
   if (o.stake_max_minor > domain::kDefaultMaxStakeMajor * 100) {
     return absl::InvalidArgumentError("stake-max exceeds the writer's maximum stake");
   }
   auto ratio_ok = [](double r) { return std::isfinite(r) && r >= 0 && r <= 1; };
-  if (!ratio_ok(o.duplicate_ratio) || !ratio_ok(o.malformed_ratio) || o.duplicate_ratio + o.malformed_ratio > 1) {
-    return absl::InvalidArgumentError("duplicate and malformed ratios must be in [0, 1] and sum to at most 1");
+  if (!ratio_ok(o.duplicate_ratio) || !ratio_ok(o.malformed_ratio) ||
+      o.duplicate_ratio + o.malformed_ratio > 1) {
+    return absl::InvalidArgumentError(
+        "duplicate and malformed ratios must be in [0, 1] and sum to at most 1");
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> ParseMajor(const std::string& text) { return domain::ParseStakeMinor(text); }
+absl::StatusOr<int64_t> ParseMajor(const std::string& text) {
+  return domain::ParseStakeMinor(text);
+}
 
 std::vector<std::string> PlayerPool(uint64_t seed, int players) {
   std::vector<std::string> out;
   out.reserve(players);
   for (int i = 0; i < players; ++i) {
-    out.push_back(domain::FormatUuid(domain::UuidV5(kPoolNamespace, absl::StrCat("player/", seed, "/", i))));
+    out.push_back(
+        domain::FormatUuid(domain::UuidV5(kPoolNamespace, absl::StrCat("player/", seed, "/", i))));
   }
   return out;
 }
@@ -210,7 +222,8 @@ std::vector<std::string> GamePool(uint64_t seed, int games) {
   std::vector<std::string> out;
   out.reserve(games);
   for (int i = 0; i < games; ++i) {
-    out.push_back(domain::FormatUuid(domain::UuidV5(kPoolNamespace, absl::StrCat("game/", seed, "/", i))));
+    out.push_back(
+        domain::FormatUuid(domain::UuidV5(kPoolNamespace, absl::StrCat("game/", seed, "/", i))));
   }
   return out;
 }
@@ -243,7 +256,8 @@ Message Generator::Next() {
   const std::string& game = games_[Uniform(games_.size())];
   const int64_t stake =
       options_.stake_min_minor +
-      static_cast<int64_t>(Uniform(static_cast<uint64_t>(options_.stake_max_minor - options_.stake_min_minor) + 1));
+      static_cast<int64_t>(
+          Uniform(static_cast<uint64_t>(options_.stake_max_minor - options_.stake_min_minor) + 1));
   const std::string id = domain::FormatUuid(domain::NewRandomUuid());
   if (r < options_.malformed_ratio) {
     const auto& kinds = MalformedKinds(options_.format);

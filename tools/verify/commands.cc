@@ -127,8 +127,8 @@ int RunDraw(const DrawOptions& options, std::ostream& out, std::ostream& err) {
       << "\",\"total_weight\":" << r->total_weight << ",\"counter\":" << r->counter
       << ",\"ticket\":" << r->ticket << ",\"winner\":\""
       << domain::FormatUuid((*participants)[r->winner_index].player_id)
-      << "\",\"winner_index\":" << r->winner_index << ",\"x\":" << r->x
-      << ",\"draw_hmac\":\"" << domain::ToHex(r->draw_hmac) << "\"}\n";
+      << "\",\"winner_index\":" << r->winner_index << ",\"x\":" << r->x << ",\"draw_hmac\":\""
+      << domain::ToHex(r->draw_hmac) << "\"}\n";
   return kExitOk;
 }
 

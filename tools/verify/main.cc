@@ -14,8 +14,9 @@ int main(int argc, char** argv) {
   std::string policy;
   uint32_t bps = 0;
   CLI::App* award_cmd =
-      app.add_subcommand("award", "verify one AwardCreated; prints 'verified' or the first "
-                                  "mismatching field (exit 1)");
+      app.add_subcommand("award",
+                         "verify one AwardCreated; prints 'verified' or the first "
+                         "mismatching field (exit 1)");
   award_cmd->add_option("file", award.file, "binary protobuf (or JSON with --json); - = stdin");
   award_cmd->add_flag("--json", award.json, "input is protobuf canonical JSON");
   CLI::Option* policy_opt = award_cmd->add_option(
@@ -35,8 +36,8 @@ int main(int argc, char** argv) {
 
   DumpRawOptions dump;
   std::string dump_seed, dump_digest;
-  CLI::App* dump_cmd = app.add_subcommand(
-      "dump-raw", "write N raw x values for statistical test batteries");
+  CLI::App* dump_cmd =
+      app.add_subcommand("dump-raw", "write N raw x values for statistical test batteries");
   dump_cmd->add_option("count", dump.count, "how many values")->required();
   CLI::Option* seed_opt = dump_cmd->add_option(
       "--seed", dump_seed, "fixed seed: x for i = 0..N-1 (default: fresh seed per value, i = 0)");

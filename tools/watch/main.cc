@@ -25,7 +25,9 @@ class TeeBuf : public std::streambuf {
  protected:
   int overflow(int c) override {
     if (c == EOF) return !EOF;
-    return a_->sputc(static_cast<char>(c)) == EOF || (b_ && b_->sputc(static_cast<char>(c)) == EOF) ? EOF : c;
+    return a_->sputc(static_cast<char>(c)) == EOF || (b_ && b_->sputc(static_cast<char>(c)) == EOF)
+               ? EOF
+               : c;
   }
   int sync() override { return (a_->pubsync() | (b_ ? b_->pubsync() : 0)) == 0 ? 0 : -1; }
 
@@ -42,16 +44,24 @@ int main(int argc, char** argv) {
   std::vector<std::string> props;
   bool strict = false;
   std::string tee;
-  app.add_option("--bootstrap", o.bootstrap, "Kafka bootstrap servers")->envname("LOTTERY_KAFKA_BOOTSTRAP")->required();
-  app.add_option("--topic", topic, "award topic")->envname("LOTTERY_AWARD_TOPIC")->capture_default_str();
+  app.add_option("--bootstrap", o.bootstrap, "Kafka bootstrap servers")
+      ->envname("LOTTERY_KAFKA_BOOTSTRAP")
+      ->required();
+  app.add_option("--topic", topic, "award topic")
+      ->envname("LOTTERY_AWARD_TOPIC")
+      ->capture_default_str();
   app.add_option("--topic-prefix", prefix, "prefix for the topic")->envname("LOTTERY_TOPIC_PREFIX");
-  app.add_flag("--from-beginning", o.from_beginning, "read the whole topic, not only awards from now on");
-  app.add_option("--max", o.max, "stop after this many awards (0 = never)")->check(CLI::NonNegativeNumber);
-  app.add_option("--timeout-ms", o.timeout_ms, "stop after this long (0 = never)")->check(CLI::NonNegativeNumber);
+  app.add_flag("--from-beginning", o.from_beginning,
+               "read the whole topic, not only awards from now on");
+  app.add_option("--max", o.max, "stop after this many awards (0 = never)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--timeout-ms", o.timeout_ms, "stop after this long (0 = never)")
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--strict", strict, "exit 1 if any award fails verification or does not decode");
   app.add_option("--tee", tee, "also append every line (and the summary) to this file");
   app.add_option("--kafka-prop", props, "librdkafka property k=v (repeatable)");
-  app.add_option("--kafka-props", props_env, "librdkafka properties k=v,k2=v2")->envname("LOTTERY_KAFKA_PROPS");
+  app.add_option("--kafka-props", props_env, "librdkafka properties k=v,k2=v2")
+      ->envname("LOTTERY_KAFKA_PROPS");
   CLI11_PARSE(app, argc, argv);
   o.topic = prefix + topic;
   auto prop_status = lottery::kafka::AddPropertyList(o.props, props_env);
@@ -75,8 +85,8 @@ int main(int argc, char** argv) {
     stop = true;
   }).detach();
 
-  std::cerr << "lottery-watch: watching " << o.topic << (o.from_beginning ? " from the beginning" : " from now on")
-            << " (read_committed)\n";
+  std::cerr << "lottery-watch: watching " << o.topic
+            << (o.from_beginning ? " from the beginning" : " from now on") << " (read_committed)\n";
   std::ofstream tee_file;
   if (!tee.empty()) {
     tee_file.open(tee, std::ios::app);
@@ -92,8 +102,9 @@ int main(int argc, char** argv) {
     std::cerr << "lottery-watch: " << stats.status() << "\n";
     return 2;
   }
-  out << "summary awards=" << stats->awards << " verified=" << stats->verified << " failed=" << stats->failed
-            << " undecodable=" << stats->undecodable << " skipped=" << stats->skipped << std::endl;
+  out << "summary awards=" << stats->awards << " verified=" << stats->verified
+      << " failed=" << stats->failed << " undecodable=" << stats->undecodable
+      << " skipped=" << stats->skipped << std::endl;
   if (strict && (stats->failed > 0 || stats->undecodable > 0)) return 1;
   if (o.max > 0 && !stats->reached_max && !stop) return 3;
   return 0;

@@ -16,13 +16,15 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 std::string Where(const RecordView& r) {
-  return absl::StrCat("[id=", r.Header("id").value_or("-"), " messageType=", r.Header("messageType").value_or("-"),
-                      " p", r.partition, "@", r.offset, "]");
+  return absl::StrCat("[id=", r.Header("id").value_or("-"),
+                      " messageType=", r.Header("messageType").value_or("-"), " p", r.partition,
+                      "@", r.offset, "]");
 }
 
 // Partition count of `topic`, 0 when it does not exist (yet).
@@ -32,7 +34,8 @@ int PartitionCount(rd_kafka_t* rk, const std::string& topic) {
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &md, 5000);
   rd_kafka_topic_destroy(t);
   int n = 0;
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+      md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     n = md->topics[0].partition_cnt;
   }
   if (md != nullptr) rd_kafka_metadata_destroy(md);
@@ -40,8 +43,8 @@ int PartitionCount(rd_kafka_t* rk, const std::string& topic) {
 }
 
 // Adds partitions [from, to) of `topic` to the assignment, each at its start offset.
-absl::Status AssignNew(rd_kafka_t* rk, const std::string& topic, int from, int to, bool from_beginning,
-                       int64_t start_ms) {
+absl::Status AssignNew(rd_kafka_t* rk, const std::string& topic, int from, int to,
+                       bool from_beginning, int64_t start_ms) {
   kafka::TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(to - from));
   for (int p = from; p < to; ++p) {
     rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =
@@ -68,18 +71,20 @@ std::optional<std::string> RecordView::Header(std::string_view name) const {
   return std::nullopt;
 }
 
-absl::StatusOr<lottery::v1::AwardCreated> DecodeAward(const std::string& value,
-                                                      const std::optional<std::string>& content_type) {
+absl::StatusOr<lottery::v1::AwardCreated> DecodeAward(
+    const std::string& value, const std::optional<std::string>& content_type) {
   lottery::v1::AwardCreated award;
   const std::string ct = content_type.value_or("");
   if (ct.empty() || absl::StartsWithIgnoreCase(ct, "application/x-protobuf")) {
-    if (!award.ParseFromString(value)) return absl::InvalidArgumentError("cannot parse binary lottery.v1.AwardCreated");
+    if (!award.ParseFromString(value))
+      return absl::InvalidArgumentError("cannot parse binary lottery.v1.AwardCreated");
     return award;
   }
   if (absl::StartsWithIgnoreCase(ct, "application/json")) {
     auto st = google::protobuf::util::JsonStringToMessage(value, &award);
     if (!st.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot parse AwardCreated JSON: ", st.message().as_string()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot parse AwardCreated JSON: ", st.message().as_string()));
     }
     return award;
   }
@@ -93,25 +98,29 @@ std::pair<Outcome, std::string> Inspect(const RecordView& r) {
   }
   auto award = DecodeAward(r.value, r.Header("content-type"));
   if (!award.ok()) {
-    return {Outcome::kUndecodable, absl::StrCat("UNDECODABLE ", award.status().message(), " ", Where(r))};
+    return {Outcome::kUndecodable,
+            absl::StrCat("UNDECODABLE ", award.status().message(), " ", Where(r))};
   }
   absl::Status check = domain::VerifyAward(*award);
-  std::string line = absl::StrCat("award lottery=", award->lottery_id(), " game=", award->game_id(),
-                                  " winner=", award->player_id(), " win_sum=", award->win_sum(),
-                                  " participants=", award->proof().participants_size(), " proof=",
-                                  check.ok() ? "verified" : absl::StrCat("FAILED (", check.message(), ")"), " ",
-                                  Where(r));
+  std::string line = absl::StrCat(
+      "award lottery=", award->lottery_id(), " game=", award->game_id(),
+      " winner=", award->player_id(), " win_sum=", award->win_sum(),
+      " participants=", award->proof().participants_size(),
+      " proof=", check.ok() ? "verified" : absl::StrCat("FAILED (", check.message(), ")"), " ",
+      Where(r));
   return {check.ok() ? Outcome::kVerified : Outcome::kFailed, std::move(line)};
 }
 
-absl::StatusOr<Stats> Watch(const Options& o, std::ostream& out, const std::function<bool()>& stop) {
-  kafka::Properties props = {{"bootstrap.servers", o.bootstrap},
-                             {"group.id", absl::StrCat("lottery-watch-", getpid(), "-", std::random_device{}())},
-                             {"isolation.level", "read_committed"},
-                             {"enable.auto.commit", "false"},
-                             {"enable.auto.offset.store", "false"},
-                             {"auto.offset.reset", o.from_beginning ? "earliest" : "latest"},
-                             {"client.id", "lottery-watch"}};
+absl::StatusOr<Stats> Watch(const Options& o, std::ostream& out,
+                            const std::function<bool()>& stop) {
+  kafka::Properties props = {
+      {"bootstrap.servers", o.bootstrap},
+      {"group.id", absl::StrCat("lottery-watch-", getpid(), "-", std::random_device{}())},
+      {"isolation.level", "read_committed"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", o.from_beginning ? "earliest" : "latest"},
+      {"client.id", "lottery-watch"}};
   for (const auto& [k, v] : o.props) props[k] = v;
   auto conf = kafka::MakeConf(props);
   if (!conf.ok()) return conf.status();
@@ -125,11 +134,13 @@ absl::StatusOr<Stats> Watch(const Options& o, std::ostream& out, const std::func
   int assigned = 0;
   Stats s;
   while (!(stop && stop())) {
-    if (o.timeout_ms > 0 && Clock::now() - started >= std::chrono::milliseconds(o.timeout_ms)) break;
+    if (o.timeout_ms > 0 && Clock::now() - started >= std::chrono::milliseconds(o.timeout_ms))
+      break;
     if (Clock::now() >= next_metadata) {
       int n = PartitionCount(rk, o.topic);
       if (n > assigned) {
-        if (auto st = AssignNew(rk, o.topic, assigned, n, o.from_beginning, start_ms); !st.ok()) return st;
+        if (auto st = AssignNew(rk, o.topic, assigned, n, o.from_beginning, start_ms); !st.ok())
+          return st;
         assigned = n;
       }
       next_metadata = Clock::now() + std::chrono::milliseconds(assigned == 0 ? 500 : 5000);
@@ -140,7 +151,8 @@ absl::StatusOr<Stats> Watch(const Options& o, std::ostream& out, const std::func
     }
     kafka::MessagePtr msg(rd_kafka_consumer_poll(rk, 200));
     if (msg == nullptr || msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;  // transient consumer errors: librdkafka retries
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      continue;  // transient consumer errors: librdkafka retries
     RecordView r;
     r.partition = msg->partition;
     r.offset = msg->offset;
@@ -150,17 +162,29 @@ absl::StatusOr<Stats> Watch(const Options& o, std::ostream& out, const std::func
       const char* name;
       const void* val;
       size_t size;
-      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      for (size_t i = 0;
+           rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
         r.headers.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : "");
       }
     }
     auto [outcome, line] = Inspect(r);
     out << line << std::endl;
     switch (outcome) {
-      case Outcome::kVerified: ++s.verified; ++s.awards; break;
-      case Outcome::kFailed: ++s.failed; ++s.awards; break;
-      case Outcome::kUndecodable: ++s.undecodable; break;
-      case Outcome::kSkipped: ++s.skipped; break;
+      case Outcome::kVerified:
+        ++s.verified;
+        ++s.awards;
+        break;
+      case Outcome::kFailed:
+        ++s.failed;
+        ++s.awards;
+        break;
+      case Outcome::kUndecodable:
+        ++s.undecodable;
+        break;
+      case Outcome::kSkipped:
+        ++s.skipped;
+        break;
     }
     if (o.max > 0 && s.awards >= o.max) {
       s.reached_max = true;

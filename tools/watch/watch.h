@@ -27,8 +27,8 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // Binary protobuf when the content-type is absent or starts with "application/x-protobuf";
 // protobuf's JSON mapping when it starts with "application/json". kInvalidArgument when the value
 // does not parse or the content-type is another one.
-absl::StatusOr<lottery::v1::AwardCreated> DecodeAward(const std::string& value,
-                                                      const std::optional<std::string>& content_type);
+absl::StatusOr<lottery::v1::AwardCreated> DecodeAward(
+    const std::string& value, const std::optional<std::string>& content_type);
 
 // What a record turned out to be.
 enum class Outcome { kVerified, kFailed, kUndecodable, kSkipped };
@@ -51,10 +51,10 @@ std::pair<Outcome, std::string> Inspect(const RecordView& record);
 struct Options {
   std::string bootstrap;
   std::string topic = std::string(kDefaultTopic);
-  bool from_beginning = false;    // else: records produced since the watcher started
-  int64_t max = 0;                // stop after this many awards (verified + failed), 0 = no limit
-  int64_t timeout_ms = 0;         // stop after this long, 0 = no limit
-  kafka::Properties props;        // pass-through librdkafka properties
+  bool from_beginning = false;  // else: records produced since the watcher started
+  int64_t max = 0;              // stop after this many awards (verified + failed), 0 = no limit
+  int64_t timeout_ms = 0;       // stop after this long, 0 = no limit
+  kafka::Properties props;      // pass-through librdkafka properties
 };
 
 struct Stats {
@@ -71,6 +71,7 @@ struct Stats {
 // starts at the first record whose timestamp is not before the call (offsets_for_times), so an
 // award produced just after start is not missed even if the topic did not exist yet.
 // kUnavailable / kInvalidArgument for client errors.
-absl::StatusOr<Stats> Watch(const Options& options, std::ostream& out, const std::function<bool()>& stop = {});
+absl::StatusOr<Stats> Watch(const Options& options, std::ostream& out,
+                            const std::function<bool()>& stop = {});
 
 }  // namespace lottery::watch

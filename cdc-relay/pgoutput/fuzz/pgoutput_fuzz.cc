@@ -207,10 +207,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 4) {
-    case 0: lottery::cdc::DecodeAndRoundTrip(rest); break;
-    case 1: lottery::cdc::ReplicationPath(rest); break;
-    case 2: lottery::cdc::StreamPath(rest); break;
-    case 3: lottery::cdc::ValuePath(rest); break;
+    case 0:
+      lottery::cdc::DecodeAndRoundTrip(rest);
+      break;
+    case 1:
+      lottery::cdc::ReplicationPath(rest);
+      break;
+    case 2:
+      lottery::cdc::StreamPath(rest);
+      break;
+    case 3:
+      lottery::cdc::ValuePath(rest);
+      break;
   }
   return 0;
 }

@@ -9,8 +9,7 @@ using internal::Sv;
 namespace {
 
 absl::Status Truncated(std::string_view field, size_t need, size_t have) {
-  return absl::DataLossError(
-      absl::StrCat(Sv(field), ": need ", need, " bytes, ", have, " remain"));
+  return absl::DataLossError(absl::StrCat(Sv(field), ": need ", need, " bytes, ", have, " remain"));
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl_compat.h"
 #include "absl/strings/str_format.h"
+#include "absl_compat.h"
 
 namespace lottery::cdc {
 

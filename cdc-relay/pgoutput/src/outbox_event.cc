@@ -40,9 +40,9 @@ class ColumnIndex {
       }
     }
     if (!index) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          kMsg, ": relation ", relation_.namespace_name, ".", relation_.relation_name,
-          " (OID ", relation_.oid, ") has no column \"", Sv(name), "\""));
+      return absl::FailedPreconditionError(
+          absl::StrCat(kMsg, ": relation ", relation_.namespace_name, ".", relation_.relation_name,
+                       " (OID ", relation_.oid, ") has no column \"", Sv(name), "\""));
     }
     const TupleValue& v = tuple_.columns[*index];
     switch (v.kind) {
@@ -51,8 +51,8 @@ class ColumnIndex {
       case TupleValue::Kind::kNull:
         return absl::DataLossError(absl::StrCat(kMsg, ": column \"", Sv(name), "\" is null"));
       case TupleValue::Kind::kUnchangedToast:
-        return absl::DataLossError(absl::StrCat(
-            kMsg, ": column \"", Sv(name), "\" is an unchanged TOAST value (not sent)"));
+        return absl::DataLossError(absl::StrCat(kMsg, ": column \"", Sv(name),
+                                                "\" is an unchanged TOAST value (not sent)"));
       case TupleValue::Kind::kBinary:
         return absl::DataLossError(absl::StrCat(kMsg, ": column \"", Sv(name),
                                                 "\" is in binary format; use text (no 'binary' "
@@ -127,18 +127,18 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseFlatJsonOb
 
 absl::StatusOr<OutboxEvent> ExtractOutboxEvent(const Relation& relation, const TupleData& tuple) {
   if (tuple.columns.size() != relation.columns.size()) {
-    return absl::DataLossError(absl::StrCat(
-        kMsg, ": tuple has ", tuple.columns.size(), " columns but relation ",
-        relation.relation_name, " (OID ", relation.oid, ") has ", relation.columns.size(),
-        " (stale relation cache?)"));
+    return absl::DataLossError(absl::StrCat(kMsg, ": tuple has ", tuple.columns.size(),
+                                            " columns but relation ", relation.relation_name,
+                                            " (OID ", relation.oid, ") has ",
+                                            relation.columns.size(), " (stale relation cache?)"));
   }
   ColumnIndex cols(relation, tuple);
   OutboxEvent e;
   ASSIGN_OR_RETURN(std::string_view seq, cols.Text("seq"));
   std::string_view seq_digits = seq.substr(!seq.empty() && seq[0] == '-' ? 1 : 0);
   if (!IsDecimal(seq_digits) || !absl::SimpleAtoi(Sv(seq), &e.seq)) {
-    return absl::DataLossError(absl::StrCat(kMsg, ": seq is not an int64: \"",
-                                            absl::CHexEscape(Sv(seq)), "\""));
+    return absl::DataLossError(
+        absl::StrCat(kMsg, ": seq is not an int64: \"", absl::CHexEscape(Sv(seq)), "\""));
   }
   ASSIGN_OR_RETURN(std::string_view id, cols.Text("id"));
   ASSIGN_OR_RETURN(std::string_view aggregatetype, cols.Text("aggregatetype"));
@@ -173,8 +173,8 @@ absl::StatusOr<OutboxEvent> ExtractOutboxEvent(const Relation& relation, const T
 
   uint64_t txid_value = 0;
   if (!IsDecimal(txid) || !absl::SimpleAtoi(Sv(txid), &txid_value)) {
-    return absl::DataLossError(absl::StrCat(kMsg, ": txid is not a decimal xid8: \"",
-                                            absl::CHexEscape(Sv(txid)), "\""));
+    return absl::DataLossError(
+        absl::StrCat(kMsg, ": txid is not a decimal xid8: \"", absl::CHexEscape(Sv(txid)), "\""));
   }
   e.txid = std::string(txid);
   return e;

@@ -23,10 +23,10 @@ absl::Status InMessage(absl::string_view message, const absl::Status& s) {
   return Malformed(message, s.message());
 }
 
-#define PGO_READ(lhs, expr, message)                                          \
+#define PGO_READ(lhs, expr, message) \
   PGO_READ_IMPL_(LOTTERY_STATUS_CONCAT_(_pgo_sor_, __LINE__), lhs, expr, message)
-#define PGO_READ_IMPL_(tmp, lhs, expr, message)       \
-  auto tmp = (expr);                                  \
+#define PGO_READ_IMPL_(tmp, lhs, expr, message)           \
+  auto tmp = (expr);                                      \
   if (!tmp.ok()) return InMessage(message, tmp.status()); \
   lhs = std::move(tmp).value()
 
@@ -53,8 +53,8 @@ absl::Status ReadTupleData(ByteCursor& c, absl::string_view message, absl::strin
   if (*ncols < 0) return fail(absl::StrCat("ncols: negative (", *ncols, ")"));
   // Each column takes at least one byte: refuse to reserve for columns that cannot be there.
   if (static_cast<size_t>(*ncols) > c.remaining()) {
-    return fail(absl::StrCat("ncols: ", *ncols, " columns but only ", c.remaining(),
-                             " bytes remain"));
+    return fail(
+        absl::StrCat("ncols: ", *ncols, " columns but only ", c.remaining(), " bytes remain"));
   }
   out.columns.clear();
   out.columns.reserve(*ncols);
@@ -156,16 +156,16 @@ absl::StatusOr<PgOutputMessage> DecodeRelation(ByteCursor& c) {
   PGO_READ(m.relation_name, c.ReadCString("relation_name"), kMsg);
   PGO_READ(uint8_t identity, c.ReadU8("replica_identity"), kMsg);
   if (identity != 'd' && identity != 'n' && identity != 'f' && identity != 'i') {
-    return Malformed(kMsg, absl::StrCat("replica_identity: unknown 0x",
-                                        absl::Hex(identity, absl::kZeroPad2)));
+    return Malformed(
+        kMsg, absl::StrCat("replica_identity: unknown 0x", absl::Hex(identity, absl::kZeroPad2)));
   }
   m.replica_identity = static_cast<char>(identity);
   PGO_READ(int16_t ncols, c.ReadI16("ncols"), kMsg);
   if (ncols < 0) return Malformed(kMsg, absl::StrCat("ncols: negative (", ncols, ")"));
   // A column takes at least 10 bytes (flags, "\0", type_oid, type_modifier).
   if (static_cast<size_t>(ncols) > c.remaining() / 10) {
-    return Malformed(kMsg, absl::StrCat("ncols: ", ncols, " columns but only ", c.remaining(),
-                                        " bytes remain"));
+    return Malformed(
+        kMsg, absl::StrCat("ncols: ", ncols, " columns but only ", c.remaining(), " bytes remain"));
   }
   m.columns.reserve(ncols);
   for (int i = 0; i < ncols; ++i) {
@@ -284,8 +284,8 @@ absl::StatusOr<PgOutputMessage> DecodeTruncate(ByteCursor& c) {
   PGO_READ(m.options, c.ReadU8("options"), kMsg);
   if (n < 0) return Malformed(kMsg, absl::StrCat("nrelations: negative (", n, ")"));
   if (static_cast<size_t>(n) > c.remaining() / 4) {
-    return Malformed(kMsg, absl::StrCat("nrelations: ", n, " OIDs but only ", c.remaining(),
-                                        " bytes remain"));
+    return Malformed(
+        kMsg, absl::StrCat("nrelations: ", n, " OIDs but only ", c.remaining(), " bytes remain"));
   }
   m.relation_oids.reserve(n);
   for (int32_t i = 0; i < n; ++i) {
@@ -339,16 +339,26 @@ absl::StatusOr<PgOutputMessage> DecodePgOutput(std::string_view bytes) {
   absl::StatusOr<uint8_t> tag = c.ReadU8("tag");
   if (!tag.ok()) return Malformed("message", "empty message (no tag)");
   switch (*tag) {
-    case 'B': return DecodeBegin(c);
-    case 'C': return DecodeCommit(c);
-    case 'O': return DecodeOrigin(c);
-    case 'R': return DecodeRelation(c);
-    case 'Y': return DecodeType(c);
-    case 'I': return DecodeInsert(c);
-    case 'U': return DecodeUpdate(c);
-    case 'D': return DecodeDelete(c);
-    case 'T': return DecodeTruncate(c);
-    case 'M': return DecodeMessage(c);
+    case 'B':
+      return DecodeBegin(c);
+    case 'C':
+      return DecodeCommit(c);
+    case 'O':
+      return DecodeOrigin(c);
+    case 'R':
+      return DecodeRelation(c);
+    case 'Y':
+      return DecodeType(c);
+    case 'I':
+      return DecodeInsert(c);
+    case 'U':
+      return DecodeUpdate(c);
+    case 'D':
+      return DecodeDelete(c);
+    case 'T':
+      return DecodeTruncate(c);
+    case 'M':
+      return DecodeMessage(c);
     default:
       return Malformed("message", absl::StrCat("unknown tag 0x", absl::Hex(*tag, absl::kZeroPad2),
                                                " (proto_version 1 sends B C O R Y I U D T M)"));

@@ -18,9 +18,9 @@ void RelationCache::Upsert(Relation relation) {
 absl::StatusOr<const Relation*> RelationCache::Lookup(Oid oid) const {
   auto it = relations_.find(oid);
   if (it == relations_.end()) {
-    return absl::DataLossError(absl::StrCat(
-        "relation cache: no Relation message seen for OID ", oid,
-        " in this session; the tuple cannot be interpreted"));
+    return absl::DataLossError(absl::StrCat("relation cache: no Relation message seen for OID ",
+                                            oid,
+                                            " in this session; the tuple cannot be interpreted"));
   }
   return &it->second;
 }

@@ -37,8 +37,8 @@ absl::StatusOr<ReplicationMessage> DecodeKeepalive(ByteCursor& c) {
   ASSIGN_OR_RETURN(m.send_time, c.ReadI64("replication PrimaryKeepalive: sendTime"));
   ASSIGN_OR_RETURN(uint8_t reply, c.ReadU8("replication PrimaryKeepalive: replyRequested"));
   if (reply > 1) {
-    return absl::DataLossError(absl::StrCat(
-        "replication PrimaryKeepalive: replyRequested: want 0 or 1, got ", reply));
+    return absl::DataLossError(
+        absl::StrCat("replication PrimaryKeepalive: replyRequested: want 0 or 1, got ", reply));
   }
   m.reply_requested = reply == 1;
   if (!c.empty()) return TrailingBytes("PrimaryKeepalive", c.remaining());

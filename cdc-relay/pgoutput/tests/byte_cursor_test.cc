@@ -15,13 +15,14 @@ using ::lottery::testing::StatusIs;
 using ::testing::HasSubstr;
 
 TEST(ByteCursorTest, ReadsNetworkByteOrder) {
-  std::string bytes("\x01\xff\xfe\x80\x00\x00\x01\xff\xff\xff\xfe"
-                    "\x00\x00\x00\x00\x00\x00\x01\x00"
-                    "\xff\xff\xff\xff\xff\xff\xff\xff",
-                    27);
+  std::string bytes(
+      "\x01\xff\xfe\x80\x00\x00\x01\xff\xff\xff\xfe"
+      "\x00\x00\x00\x00\x00\x00\x01\x00"
+      "\xff\xff\xff\xff\xff\xff\xff\xff",
+      27);
   ByteCursor c(bytes);
   EXPECT_EQ(*c.ReadU8("a"), 0x01);
-  EXPECT_EQ(*c.ReadI16("b"), -2);                      // ff fe
+  EXPECT_EQ(*c.ReadI16("b"), -2);                                       // ff fe
   EXPECT_EQ(*c.ReadI32("c"), std::numeric_limits<int32_t>::min() + 1);  // 80 00 00 01
   EXPECT_EQ(*c.ReadU32("d"), 0xfffffffeu);
   EXPECT_EQ(*c.ReadI64("e"), 256);
@@ -86,8 +87,8 @@ TEST(LsnTest, ParsesPostgresText) {
 }
 
 TEST(LsnTest, RejectsMalformedText) {
-  for (const char* bad : {"", "/", "0/", "/0", "16B374D848", "1/2/3", "g/0", "0/-1", "+1/0",
-                          " 0/0", "0/0 ", "123456789/0", "0/123456789"}) {
+  for (const char* bad : {"", "/", "0/", "/0", "16B374D848", "1/2/3", "g/0", "0/-1", "+1/0", " 0/0",
+                          "0/0 ", "123456789/0", "0/123456789"}) {
     EXPECT_THAT(ParseLsn(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
   }
 }

@@ -93,18 +93,18 @@ void ExpectWellFormedTransactions(const std::vector<PgOutputMessage>& messages) 
 
 TEST(GoldenTest, EveryCaptureDecodesAndIsWellFormed) {
   std::vector<std::string> names = GoldenNames();
-  EXPECT_THAT(names, ElementsAre("audit_changes", "audit_changes_binary", "logical_message",
-                                 "origin", "outbox_alter", "outbox_insert_multi",
-                                 "outbox_insert_single"));
+  EXPECT_THAT(names,
+              ElementsAre("audit_changes", "audit_changes_binary", "logical_message", "origin",
+                          "outbox_alter", "outbox_insert_multi", "outbox_insert_single"));
   for (const std::string& name : names) {
     SCOPED_TRACE(name);
     ExpectWellFormedTransactions(DecodeAll(name));
   }
 }
 
-const std::vector<std::string> kOutboxColumns = {
-    "seq", "id", "aggregatetype", "aggregateid", "type", "topic", "content_type",
-    "payload", "headers", "txid", "created_at"};
+const std::vector<std::string> kOutboxColumns = {"seq",     "id",    "aggregatetype", "aggregateid",
+                                                 "type",    "topic", "content_type",  "payload",
+                                                 "headers", "txid",  "created_at"};
 
 std::vector<std::string> ColumnNames(const Relation& r) {
   std::vector<std::string> out;
@@ -120,12 +120,12 @@ TEST(GoldenTest, OutboxInsertSingle) {
   EXPECT_EQ(relation.relation_name, "outbox");
   EXPECT_EQ(relation.replica_identity, 'd');
   EXPECT_EQ(ColumnNames(relation), kOutboxColumns);
-  EXPECT_TRUE(relation.columns[0].is_key());   // seq is the primary key
+  EXPECT_TRUE(relation.columns[0].is_key());  // seq is the primary key
   EXPECT_FALSE(relation.columns[1].is_key());
-  EXPECT_EQ(relation.columns[0].type_oid, 20u);   // int8
-  EXPECT_EQ(relation.columns[7].type_oid, 17u);   // bytea
-  EXPECT_EQ(relation.columns[8].type_oid, 3802u); // jsonb
-  EXPECT_EQ(relation.columns[9].type_oid, 5069u); // xid8
+  EXPECT_EQ(relation.columns[0].type_oid, 20u);    // int8
+  EXPECT_EQ(relation.columns[7].type_oid, 17u);    // bytea
+  EXPECT_EQ(relation.columns[8].type_oid, 3802u);  // jsonb
+  EXPECT_EQ(relation.columns[9].type_oid, 5069u);  // xid8
   EXPECT_EQ(As<Insert>(messages[2]).relation_oid, relation.oid);
 
   // What the relay sees in the text format.
@@ -146,10 +146,10 @@ TEST(GoldenTest, OutboxInsertSingle) {
   EXPECT_EQ(e.topic, "lottery.events");
   EXPECT_EQ(e.content_type, "application/x-protobuf");
   EXPECT_EQ(e.payload, std::string("\x00\xff\x10\xde\xad\xbe\xef\x7f\x80", 9));
-  EXPECT_THAT(e.headers,
-              ElementsAre(Pair("quote\"d", "tab\tnew\nline \xc3\xa9"), Pair("x-source", "writer"),
-                          Pair("traceparent",
-                               "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")));
+  EXPECT_THAT(
+      e.headers,
+      ElementsAre(Pair("quote\"d", "tab\tnew\nline \xc3\xa9"), Pair("x-source", "writer"),
+                  Pair("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")));
   // jsonb prints keys shortest first, then bytewise.
   // xid8 of a fresh cluster (epoch 0) equals the 32-bit xid of the Begin.
   EXPECT_EQ(e.txid, std::to_string(As<Begin>(messages[0]).xid));

@@ -102,8 +102,8 @@ TEST(OutboxEventTest, MissingRequiredColumnIsFailedPrecondition) {
 }
 
 TEST(OutboxEventTest, NullToastOrBinaryInRequiredColumnIsDataLoss) {
-  for (TupleValue::Kind kind : {TupleValue::Kind::kNull, TupleValue::Kind::kUnchangedToast,
-                                TupleValue::Kind::kBinary}) {
+  for (TupleValue::Kind kind :
+       {TupleValue::Kind::kNull, TupleValue::Kind::kUnchangedToast, TupleValue::Kind::kBinary}) {
     EXPECT_THAT(Extract(With(OutboxRow(), "payload", TupleValue{kind, ""})),
                 StatusIs(absl::StatusCode::kDataLoss, HasSubstr("payload")));
   }
@@ -119,8 +119,8 @@ TEST(OutboxEventTest, ColumnCountMismatchIsDataLoss) {
 TEST(OutboxEventTest, StrictByteaHex) {
   EXPECT_EQ(*DecodeByteaHex("\\x"), "");
   EXPECT_EQ(*DecodeByteaHex("\\xDEadbeef"), "\xde\xad\xbe\xef");
-  for (const char* bad : {"", "\\", "x00", "\\X00", "\\x0", "\\x0g", "\\x 00", "\\000",
-                          "\\x00\n", "abc"}) {
+  for (const char* bad :
+       {"", "\\", "x00", "\\X00", "\\x0", "\\x0g", "\\x 00", "\\000", "\\x00\n", "abc"}) {
     EXPECT_THAT(DecodeByteaHex(bad), StatusIs(absl::StatusCode::kDataLoss)) << bad;
   }
   EXPECT_THAT(Extract(With(OutboxRow(), "payload", T("\\001\\002"))),

@@ -59,8 +59,14 @@ TEST(PgOutputTest, Relation) {
                                   .Str("outbox")
                                   .U8('d')
                                   .I16(2)
-                                  .U8(1).Str("seq").U32(20).I32(-1)
-                                  .U8(0).Str("topic").U32(1043).I32(68)
+                                  .U8(1)
+                                  .Str("seq")
+                                  .U32(20)
+                                  .I32(-1)
+                                  .U8(0)
+                                  .Str("topic")
+                                  .U32(1043)
+                                  .I32(68)
                                   .str());
   EXPECT_EQ(m.oid, 16384u);
   EXPECT_EQ(m.namespace_name, "public");
@@ -98,7 +104,9 @@ TEST(PgOutputTest, InsertWithEveryColumnKind) {
                                 .U8('n')
                                 .U8('u')
                                 .Text("hello")
-                                .U8('b').I32(3).Bytes(std::string("\x00\x01\x02", 3))
+                                .U8('b')
+                                .I32(3)
+                                .Bytes(std::string("\x00\x01\x02", 3))
                                 .str());
   EXPECT_EQ(m.relation_oid, 16384u);
   EXPECT_THAT(m.new_tuple.columns,
@@ -125,8 +133,14 @@ TEST(PgOutputTest, UpdateWithOldKeyAndOldRow) {
     auto m = DecodeAs<Update>(Wire()
                                   .U8('U')
                                   .U32(7)
-                                  .U8(kind).I16(2).Text("1").U8('n')
-                                  .U8('N').I16(2).Text("2").Text("x")
+                                  .U8(kind)
+                                  .I16(2)
+                                  .Text("1")
+                                  .U8('n')
+                                  .U8('N')
+                                  .I16(2)
+                                  .Text("2")
+                                  .Text("x")
                                   .str());
     EXPECT_EQ(m.old_tuple_kind, static_cast<OldTupleKind>(kind));
     EXPECT_THAT(m.old_tuple.columns, ElementsAre(TextValue("1"), NullValue()));

@@ -33,8 +33,7 @@ TEST(ReplicationMessagesTest, XLogDataMayCarryNoData) {
 
 TEST(ReplicationMessagesTest, DecodesKeepalive) {
   for (bool reply : {false, true}) {
-    auto decoded =
-        DecodeReplicationMessage(Wire().U8('k').U64(0xABCDEF).I64(-5).U8(reply).str());
+    auto decoded = DecodeReplicationMessage(Wire().U8('k').U64(0xABCDEF).I64(-5).U8(reply).str());
     ASSERT_OK(decoded);
     const auto& k = std::get<PrimaryKeepalive>(*decoded);
     EXPECT_EQ(k.wal_end, 0xABCDEFu);
@@ -74,14 +73,7 @@ TEST(ReplicationMessagesTest, EveryTruncatedHeaderFails) {
 
 TEST(ReplicationMessagesTest, EncodesStandbyStatusUpdate) {
   std::string msg = EncodeStandbyStatusUpdate(0x0102030405060708, 0x10, 0x20, 12345, true);
-  EXPECT_EQ(msg, Wire()
-                     .U8('r')
-                     .U64(0x0102030405060708)
-                     .U64(0x10)
-                     .U64(0x20)
-                     .I64(12345)
-                     .U8(1)
-                     .str());
+  EXPECT_EQ(msg, Wire().U8('r').U64(0x0102030405060708).U64(0x10).U64(0x20).I64(12345).U8(1).str());
   EXPECT_EQ(msg.size(), 34u);
   EXPECT_EQ(EncodeStandbyStatusUpdate(1, 2, 3, -1, false).back(), '\0');
 }

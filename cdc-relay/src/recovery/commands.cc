@@ -50,14 +50,14 @@ int ReplayPublish(const CommonOptions& options, const std::string& to_lsn) {
   auto slot = InspectSlot(conn->get(), options.slot);
   if (!slot.ok()) return Fail(slot.status());
   if (!slot->exists || slot->lost()) {
-    return Fail(absl::FailedPreconditionError(absl::StrCat(
-        "slot ", options.slot, slot->exists ? " is invalidated" : " does not exist",
-        ": nothing to replay; use `lottery-cdc-relay recover --slot-lost`")));
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat("slot ", options.slot, slot->exists ? " is invalidated" : " does not exist",
+                     ": nothing to replay; use `lottery-cdc-relay recover --slot-lost`")));
   }
   if (slot->active) {
-    return Fail(absl::FailedPreconditionError(absl::StrCat(
-        "slot ", options.slot, " is in use by pid ", slot->active_pid,
-        " (a running relay already publishes what the slot holds); stop it first")));
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat("slot ", options.slot, " is in use by pid ", slot->active_pid,
+                     " (a running relay already publishes what the slot holds); stop it first")));
   }
   config->end_lsn = slot->current_wal_lsn;
   if (!to_lsn.empty()) {
@@ -74,8 +74,8 @@ int ReplayPublish(const CommonOptions& options, const std::string& to_lsn) {
   metrics::Registry registry;
   absl::Status st = RunRelay(*config, g_replay_stop, registry);
   if (!st.ok()) return Fail(st);
-  std::cout << "{\"replayed_to_lsn\":\"" << FormatLsn(config->end_lsn) << "\",\"interrupted\":"
-            << (g_replay_stop ? "true" : "false") << "}" << std::endl;
+  std::cout << "{\"replayed_to_lsn\":\"" << FormatLsn(config->end_lsn)
+            << "\",\"interrupted\":" << (g_replay_stop ? "true" : "false") << "}" << std::endl;
   return 0;
 }
 
@@ -114,21 +114,25 @@ CommandMain SetupReplayCommand(CLI::App& command, const CommonOptions& options) 
   auto f = std::make_shared<Flags>();
   command.add_flag("--dry-run", f->dry_run,
                    "print the events the slot holds as JSON lines, without consuming the slot");
-  command.add_flag("--publish", f->publish,
-                   "publish what the slot holds through the daemon's exactly-once path (deduped "
-                   "against the Kafka checkpoint), up to --to-lsn or the WAL end at start, then exit");
-  command.add_option("--from-lsn", f->from_lsn, "only transactions whose commit LSN is >= X/Y (dry run only)");
+  command.add_flag(
+      "--publish", f->publish,
+      "publish what the slot holds through the daemon's exactly-once path (deduped "
+      "against the Kafka checkpoint), up to --to-lsn or the WAL end at start, then exit");
+  command.add_option("--from-lsn", f->from_lsn,
+                     "only transactions whose commit LSN is >= X/Y (dry run only)");
   command.add_option("--to-lsn", f->to_lsn, "only transactions whose commit LSN is <= X/Y");
   return [f, &options]() -> int {
     SetLogLevel(options);
     if (f->publish == f->dry_run) {
-      return Fail(absl::InvalidArgumentError("replay needs exactly one of --dry-run and --publish"));
+      return Fail(
+          absl::InvalidArgumentError("replay needs exactly one of --dry-run and --publish"));
     }
     if (f->publish) {
       if (!f->from_lsn.empty()) {
         return Fail(absl::InvalidArgumentError(
             "--from-lsn cannot be used with --publish: publishing starts at the slot's confirmed "
-            "position and skips what the checkpoint says Kafka has, so nothing is lost or repeated"));
+            "position and skips what the checkpoint says Kafka has, so nothing is lost or "
+            "repeated"));
       }
       return ReplayPublish(options, f->to_lsn);
     }

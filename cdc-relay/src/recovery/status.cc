@@ -45,10 +45,9 @@ void Judge(StatusReport& r, const StatusLimits& limits) {
   const Lsn wal = r.wal_after_checkpoint != 0 ? r.wal_after_checkpoint : s.current_wal_lsn;
   if (r.checkpoint && r.checkpoint->lsn > wal) {
     r.verdict = Verdict::kCheckpointAhead;
-    r.reason =
-        absl::StrCat("the checkpoint (", FormatLsn(r.checkpoint->lsn),
-                     ") is beyond this server's WAL (", FormatLsn(wal),
-                     "): the database lost WAL that Kafka has (restore?): docs/operations.md");
+    r.reason = absl::StrCat(
+        "the checkpoint (", FormatLsn(r.checkpoint->lsn), ") is beyond this server's WAL (",
+        FormatLsn(wal), "): the database lost WAL that Kafka has (restore?): docs/operations.md");
     return;
   }
   if (!s.exists) {

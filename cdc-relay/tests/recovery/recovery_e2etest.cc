@@ -171,9 +171,13 @@ TEST(Recovery, ReplayPublishResumesByHandWithoutRepeating) {
   ExpectEachExactlyOnce(ReadAllCommitted({topic}), ids);
 
   auto relay = s.StartRelay();
-  ASSERT_TRUE(WaitFor([&] { return s.db().Scalar("SELECT active::text FROM pg_replication_slots WHERE "
-                                                 "database = current_database()") == "true"; },
-                      std::chrono::seconds(30)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return s.db().Scalar(
+                   "SELECT active::text FROM pg_replication_slots WHERE "
+                   "database = current_database()") == "true";
+      },
+      std::chrono::seconds(30)));
   EXPECT_EQ(s.Cli({"replay", "--publish"}, &out), 1) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("in use"));
   EXPECT_TRUE(relay->Running());  // not fenced by the refused replay

@@ -85,10 +85,12 @@ TestDatabase::~TestDatabase() {
                         "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
                         "WHERE database = $1 AND active_pid IS NOT NULL",
                         {pg::Param::Text(name_)});
+  (void)pg::ExecCommand(
+      admin->get(),
+      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1",
+      {pg::Param::Text(name_)});
   (void)pg::ExecCommand(admin->get(),
-                        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1",
-                        {pg::Param::Text(name_)});
-  (void)pg::ExecCommand(admin->get(), absl::StrCat("DROP DATABASE IF EXISTS ", name_, " WITH (FORCE)"));
+                        absl::StrCat("DROP DATABASE IF EXISTS ", name_, " WITH (FORCE)"));
 }
 
 pg::ConnPtr TestDatabase::Connect() const {
@@ -119,7 +121,8 @@ std::optional<std::string> Record::Header(const std::string& name) const {
   return std::nullopt;
 }
 
-std::vector<Record> ReadAllCommitted(const std::vector<std::string>& topics, std::chrono::milliseconds timeout) {
+std::vector<Record> ReadAllCommitted(const std::vector<std::string>& topics,
+                                     std::chrono::milliseconds timeout) {
   std::vector<Record> out;
   auto conf = kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()},
                                {"group.id", UniqueName("reader")},
@@ -149,8 +152,9 @@ std::vector<Record> ReadAllCommitted(const std::vector<std::string>& topics, std
       continue;  // topic does not exist: nothing in it
     }
     for (int p = 0; p < md->topics[0].partition_cnt; ++p) {
-      rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), md->topics[0].partitions[p].id)->offset =
-          RD_KAFKA_OFFSET_BEGINNING;
+      rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(),
+                                        md->topics[0].partitions[p].id)
+          ->offset = RD_KAFKA_OFFSET_BEGINNING;
     }
     rd_kafka_metadata_destroy(md);
   }
@@ -177,19 +181,23 @@ std::vector<Record> ReadAllCommitted(const std::vector<std::string>& topics, std
       const char* name;
       const void* val;
       size_t size;
-      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      for (size_t i = 0;
+           rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
         r.headers.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : "");
       }
     }
     out.push_back(std::move(r));
   }
-  if (eof_left > 0) ADD_FAILURE() << "ReadAllCommitted: timed out before the end of every partition";
+  if (eof_left > 0)
+    ADD_FAILURE() << "ReadAllCommitted: timed out before the end of every partition";
   rd_kafka_consumer_close(rk);
   return out;
 }
 
 void ProduceAll(const std::vector<OutRecord>& records) {
-  auto conf = kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()}, {"enable.idempotence", "true"},
+  auto conf = kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()},
+                               {"enable.idempotence", "true"},
                                {"linger.ms", "5"}});
   ASSERT_TRUE(conf.ok()) << conf.status();
   auto producer = kafka::MakeClient(RD_KAFKA_PRODUCER, std::move(*conf));
@@ -197,16 +205,17 @@ void ProduceAll(const std::vector<OutRecord>& records) {
   rd_kafka_t* rk = producer->get();
   for (const auto& r : records) {
     rd_kafka_headers_t* hdrs = rd_kafka_headers_new(r.headers.size());
-    for (const auto& [k, v] : r.headers) rd_kafka_header_add(hdrs, k.c_str(), k.size(), v.data(), v.size());
+    for (const auto& [k, v] : r.headers)
+      rd_kafka_header_add(hdrs, k.c_str(), k.size(), v.data(), v.size());
     rd_kafka_resp_err_t err;
     void* key_ptr = r.key ? const_cast<char*>(r.key->data()) : nullptr;
     size_t key_len = r.key ? r.key->size() : 0;
     while (true) {
-      err = rd_kafka_producev(
-          rk, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
-          RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
-          RD_KAFKA_V_KEY(key_ptr, key_len),
-          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(r.topic.c_str()),
+                              RD_KAFKA_V_PARTITION(r.partition),
+                              RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+                              RD_KAFKA_V_KEY(key_ptr, key_len), RD_KAFKA_V_HEADERS(hdrs),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
       rd_kafka_poll(rk, 100);
     }
@@ -218,8 +227,8 @@ void ProduceAll(const std::vector<OutRecord>& records) {
   ASSERT_EQ(rd_kafka_flush(rk, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
-Process::Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                 const std::string& log_path) {
+Process::Process(const std::vector<std::string>& argv,
+                 const std::map<std::string, std::string>& env, const std::string& log_path) {
   pid_ = fork();
   if (pid_ == 0) {
     int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);

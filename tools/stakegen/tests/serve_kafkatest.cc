@@ -24,7 +24,8 @@ TEST(StakegenServe, PostStakePublishesTheBatch) {
   ASSERT_OK(pub);
   Options base;
   base.seed = 3;
-  auto server = StakeServer::Start("127.0.0.1:0", pub->get(), base, /*default_count=*/7, /*rate=*/0);
+  auto server =
+      StakeServer::Start("127.0.0.1:0", pub->get(), base, /*default_count=*/7, /*rate=*/0);
   ASSERT_OK(server);
   ASSERT_GT((*server)->port(), 0);
   httplib::Client client("127.0.0.1", (*server)->port());
@@ -32,7 +33,8 @@ TEST(StakegenServe, PostStakePublishesTheBatch) {
   auto res = client.Post("/stake", R"({"count":25,"games":2,"players":5})", "application/json");
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 200) << res->body;
-  EXPECT_THAT(res->body, HasSubstr(R"("sent":25,"valid":25,"duplicates":0,"malformed":0,"failed":0)"));
+  EXPECT_THAT(res->body,
+              HasSubstr(R"("sent":25,"valid":25,"duplicates":0,"malformed":0,"failed":0)"));
 
   res = client.Post("/stake", "", "application/json");  // empty body: the defaults
   ASSERT_TRUE(res);

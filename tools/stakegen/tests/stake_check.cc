@@ -17,11 +17,13 @@ absl::StatusOr<CheckedStake> CheckFields(CheckedStake s) {
 
 }  // namespace
 
-absl::StatusOr<CheckedStake> CheckStake(const std::string& value, const std::optional<std::string>& content_type) {
+absl::StatusOr<CheckedStake> CheckStake(const std::string& value,
+                                        const std::optional<std::string>& content_type) {
   if (content_type && content_type->rfind("application/x-protobuf", 0) == 0) {
     lottery::v1::StakeCreated m;
     if (!m.ParseFromString(value)) return absl::InvalidArgumentError("bad protobuf");
-    if (m.message().event_type() != "player.stakeCreated") return absl::InvalidArgumentError("eventType");
+    if (m.message().event_type() != "player.stakeCreated")
+      return absl::InvalidArgumentError("eventType");
     if (!m.has_game()) return absl::InvalidArgumentError("missing game");
     return CheckFields({m.game().player_id(), m.game().game_id(), m.game().stake()});
   }
@@ -35,9 +37,12 @@ absl::StatusOr<CheckedStake> CheckStake(const std::string& value, const std::opt
       event_type != "player.stakeCreated") {
     return absl::InvalidArgumentError("eventType");
   }
-  if (doc["game"]["playerId"].get_string().get(player) != simdjson::SUCCESS) return absl::InvalidArgumentError("playerId");
-  if (doc["game"]["gameId"].get_string().get(game) != simdjson::SUCCESS) return absl::InvalidArgumentError("gameId");
-  if (doc["game"]["stake"].get_string().get(stake) != simdjson::SUCCESS) return absl::InvalidArgumentError("stake");
+  if (doc["game"]["playerId"].get_string().get(player) != simdjson::SUCCESS)
+    return absl::InvalidArgumentError("playerId");
+  if (doc["game"]["gameId"].get_string().get(game) != simdjson::SUCCESS)
+    return absl::InvalidArgumentError("gameId");
+  if (doc["game"]["stake"].get_string().get(stake) != simdjson::SUCCESS)
+    return absl::InvalidArgumentError("stake");
   return CheckFields({std::string(player), std::string(game), std::string(stake)});
 }
 

@@ -17,6 +17,7 @@ struct CheckedStake {
 };
 
 // JSON unless content_type starts with "application/x-protobuf". kInvalidArgument with a reason.
-absl::StatusOr<CheckedStake> CheckStake(const std::string& value, const std::optional<std::string>& content_type);
+absl::StatusOr<CheckedStake> CheckStake(const std::string& value,
+                                        const std::optional<std::string>& content_type);
 
 }  // namespace lottery::stakegen::testing

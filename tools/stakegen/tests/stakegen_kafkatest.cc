@@ -17,7 +17,8 @@ namespace {
 namespace lt = ::lottery::testing;
 
 bool IsV4(const std::string& id) {
-  return domain::IsCanonicalUuid(id) && id[14] == '4' && std::string("89ab").find(id[19]) != std::string::npos;
+  return domain::IsCanonicalUuid(id) && id[14] == '4' &&
+         std::string("89ab").find(id[19]) != std::string::npos;
 }
 
 absl::StatusOr<Summary> PublishTo(const std::string& topic, const Options& o, int64_t count) {
@@ -63,8 +64,8 @@ TEST(StakegenKafka, JsonWithDuplicatesAndMalformedReadsBackAsSummarised) {
       continue;
     }
     EXPECT_EQ(r.value, R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":")" +
-                           checked->player_id + R"(","gameId":")" + checked->game_id + R"(","stake":")" +
-                           checked->stake + R"("}})");
+                           checked->player_id + R"(","gameId":")" + checked->game_id +
+                           R"(","stake":")" + checked->stake + R"("}})");
     auto [it, inserted] = first_value.emplace(*id, r.value);
     if (inserted) {
       ++valid;
@@ -92,7 +93,8 @@ TEST(StakegenKafka, ProtobufFormat) {
   auto records = lt::ReadAllCommitted({topic});
   ASSERT_EQ(records.size(), 50u);
   for (const auto& r : records) {
-    EXPECT_EQ(r.Header("content-type"), "application/x-protobuf; messageType=lottery.v1.StakeCreated");
+    EXPECT_EQ(r.Header("content-type"),
+              "application/x-protobuf; messageType=lottery.v1.StakeCreated");
     EXPECT_OK(stakegen::testing::CheckStake(r.value, r.Header("content-type")));
   }
   EXPECT_THAT(s->ToJson(), ::testing::HasSubstr(R"("format":"protobuf","sent":50)"));

@@ -49,19 +49,21 @@ TEST(FormatStake, MatchesTheGameServiceForm) {
 
 TEST(BuildStake, JsonIsByteExactWithOnlyTheUuidHeader) {
   Message m = BuildStake(Format::kJson, kId, kPlayer, kGame, 1234500);
-  EXPECT_EQ(m.value,
-            R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":")" + kPlayer +
-                R"(","gameId":")" + kGame + R"(","stake":"12345"}})");
+  EXPECT_EQ(m.value, R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":")" +
+                         kPlayer + R"(","gameId":")" + kGame + R"(","stake":"12345"}})");
   EXPECT_THAT(m.headers, ElementsAre(Pair("uuid", kId)));
   EXPECT_EQ(m.kind, Kind::kValid);
-  EXPECT_EQ(BuildStake(Format::kJson, kId, kPlayer, kGame, 1250).value.find(R"("stake":"12.5")") != std::string::npos,
+  EXPECT_EQ(BuildStake(Format::kJson, kId, kPlayer, kGame, 1250).value.find(R"("stake":"12.5")") !=
+                std::string::npos,
             true);
 }
 
 TEST(BuildStake, ProtobufCarriesTheAgreedContentType) {
   Message m = BuildStake(Format::kProtobuf, kId, kPlayer, kGame, 1205);
-  EXPECT_THAT(m.headers, ElementsAre(Pair("uuid", kId),
-                                     Pair("content-type", "application/x-protobuf; messageType=lottery.v1.StakeCreated")));
+  EXPECT_THAT(m.headers,
+              ElementsAre(Pair("uuid", kId),
+                          Pair("content-type",
+                               "application/x-protobuf; messageType=lottery.v1.StakeCreated")));
   lottery::v1::StakeCreated p;
   ASSERT_TRUE(p.ParseFromString(m.value));
   EXPECT_EQ(p.message().event_type(), "player.stakeCreated");
@@ -82,7 +84,8 @@ TEST(BuildMalformed, EveryKindIsRejectedAndValidOnesAccepted) {
       EXPECT_EQ(m->malformed_kind, kind);
       EXPECT_EQ(m->headers.front(), (std::pair<std::string, std::string>("uuid", kId)));
       EXPECT_EQ(ContentType(*m), ContentType(valid)) << kind;
-      EXPECT_THAT(testing::CheckStake(m->value, ContentType(*m)), StatusIs(absl::StatusCode::kInvalidArgument))
+      EXPECT_THAT(testing::CheckStake(m->value, ContentType(*m)),
+                  StatusIs(absl::StatusCode::kInvalidArgument))
           << ToString(f) << " " << kind << ": " << m->value;
       values.insert(m->value);
     }
@@ -121,7 +124,9 @@ Options Mixed() {
 }
 
 // The value without its event id (ids are fresh by design).
-std::string Shape(const Message& m) { return m.value + "|" + std::to_string(static_cast<int>(m.kind)) + m.malformed_kind; }
+std::string Shape(const Message& m) {
+  return m.value + "|" + std::to_string(static_cast<int>(m.kind)) + m.malformed_kind;
+}
 
 TEST(Generator, SameSeedSameSequenceFreshIds) {
   Generator a(Mixed()), b(Mixed()), other(Mixed(), /*stream=*/1);
@@ -172,7 +177,8 @@ TEST(Generator, RatiosDuplicatesAndStakeRange) {
   EXPECT_NEAR(dup, 0.10 * n, 0.02 * n);
   EXPECT_NEAR(malformed, 0.05 * n, 0.015 * n);
   EXPECT_EQ(valid + dup + malformed, n);
-  EXPECT_EQ(malformed_kinds.size(), MalformedKinds(Format::kJson).size()) << "rotation covers every kind";
+  EXPECT_EQ(malformed_kinds.size(), MalformedKinds(Format::kJson).size())
+      << "rotation covers every kind";
 }
 
 TEST(Options, ValidateAndParseMajor) {
@@ -204,8 +210,8 @@ TEST(ParseStakeRequest, DefaultsFieldsAndErrors) {
   EXPECT_EQ(r->count, 5);
   EXPECT_EQ(r->games, 10);
   EXPECT_EQ(r->players, 3);
-  for (const char* bad : {"{", "[1]", R"({"count":0})", R"({"count":"5"})", R"({"games":1.5})", R"({"colour":1})",
-                          R"({"count":100000000})"}) {
+  for (const char* bad : {"{", "[1]", R"({"count":0})", R"({"count":"5"})", R"({"games":1.5})",
+                          R"({"colour":1})", R"({"count":100000000})"}) {
     EXPECT_THAT(ParseStakeRequest(bad, d), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
   }
 }

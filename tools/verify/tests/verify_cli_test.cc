@@ -52,9 +52,9 @@ lottery::v1::AwardCreated AwardOf(const testing::DrawVector& v) {
   for (const auto& e : v.entries) entries.push_back(Entry{U(e.player_id), e.stake_minor});
   const DrawMode mode = *ParseDrawMode(v.mode);
   return *DrawAward(UuidV5(U(v.lottery_id), "award"), U(v.lottery_id),
-                    U("99999999-9999-4999-8999-999999999999"), *FromHexArray<32>(v.seed_hex),
-                    mode, *ParticipantsFromEntries(mode, entries), *ParsePrizePolicy(v.policy),
-                    v.bps, absl::FromUnixSeconds(1700000000));
+                    U("99999999-9999-4999-8999-999999999999"), *FromHexArray<32>(v.seed_hex), mode,
+                    *ParticipantsFromEntries(mode, entries), *ParsePrizePolicy(v.policy), v.bps,
+                    absl::FromUnixSeconds(1700000000));
 }
 
 TEST(VerifyCliTest, GoodAwardsVerifyInBinaryAndJson) {
@@ -84,22 +84,28 @@ TEST(VerifyCliTest, TamperedAwardsFailNamingTheField) {
     std::string field;
   };
   const std::vector<Tamper> tampers = {
-      {"participant", [](auto& a) {
+      {"participant",
+       [](auto& a) {
          a.mutable_proof()->mutable_participants(0)->set_player_id(
              "12345678-1234-4234-8234-123456789012");
-       }, "proof.entries_digest"},
+       },
+       "proof.entries_digest"},
       {"order", [](auto& a) { a.mutable_proof()->mutable_participants()->SwapElements(0, 1); },
        "proof.entries_digest"},
-      {"stake", [](auto& a) {
+      {"stake",
+       [](auto& a) {
          auto* p = a.mutable_proof()->mutable_participants(1);
          p->set_total_stake_minor(p->total_stake_minor() + 100);
          p->set_weight(p->weight() + 100);
-       }, "proof.entries_digest"},
-      {"seed", [](auto& a) {
+       },
+       "proof.entries_digest"},
+      {"seed",
+       [](auto& a) {
          std::string s = a.proof().server_seed();
          s[5] ^= 0x40;
          a.mutable_proof()->set_server_seed(s);
-       }, "proof.commitment"},
+       },
+       "proof.commitment"},
       {"lottery id", [](auto& a) { a.set_lottery_id("c0ffee00-0000-4000-8000-0000000000ff"); },
        "proof."},
       {"counter", [](auto& a) { a.mutable_proof()->set_counter(a.proof().counter() + 1); },
@@ -142,8 +148,7 @@ TEST(VerifyCliTest, DrawPrintsTheVectorValues) {
   const RunResult r = RunVerify(args);
   ASSERT_EQ(r.exit_code, 0);
   EXPECT_THAT(r.out, HasSubstr("\"commitment\":\"" + std::string(v.commitment_hex) + "\""));
-  EXPECT_THAT(r.out,
-              HasSubstr("\"entries_digest\":\"" + std::string(v.entries_digest_hex) + "\""));
+  EXPECT_THAT(r.out, HasSubstr("\"entries_digest\":\"" + std::string(v.entries_digest_hex) + "\""));
   EXPECT_THAT(r.out, HasSubstr("\"total_weight\":" + std::to_string(v.total_weight) + ","));
   EXPECT_THAT(r.out, HasSubstr("\"counter\":" + std::to_string(v.counter) + ","));
   EXPECT_THAT(r.out, HasSubstr("\"ticket\":" + std::to_string(v.ticket) + ","));

@@ -1,8 +1,6 @@
 // lottery-watch against the real broker: a valid award (binary and JSON mapping) is shown as
 // verified, a tampered one as FAILED with the first mismatching field, and --strict makes the
 // binary exit 1 because of it.
-#include "watch.h"
-
 #include <fstream>
 #include <sstream>
 
@@ -13,6 +11,7 @@
 #include "lottery/common/testing/status_matchers.h"
 #include "lottery/domain/award.h"
 #include "lottery/testing/stack.h"
+#include "watch.h"
 
 namespace lottery::watch {
 namespace {
@@ -28,8 +27,8 @@ lottery::v1::AwardCreated ValidAward() {
   EXPECT_OK(participants);
   auto seed = GenerateSeed();
   EXPECT_OK(seed);
-  auto award = DrawAward(NewRandomUuid(), NewRandomUuid(), NewRandomUuid(), *seed, DrawMode::kUniform,
-                         *participants, PrizePolicy::kPot, 3300, absl::Now());
+  auto award = DrawAward(NewRandomUuid(), NewRandomUuid(), NewRandomUuid(), *seed,
+                         DrawMode::kUniform, *participants, PrizePolicy::kPot, 3300, absl::Now());
   EXPECT_OK(award);
   return *award;
 }
@@ -42,10 +41,11 @@ lt::OutRecord AwardRecord(const std::string& topic, const lottery::v1::AwardCrea
   } else {
     r.value = a.SerializeAsString();
   }
-  r.headers = {{"id", id},
-               {"messageType", "lotteryAwardCreated"},
-               {"content-type", json ? "application/json; messageType=lottery.v1.AwardCreated"
-                                     : "application/x-protobuf; messageType=lottery.v1.AwardCreated"}};
+  r.headers = {
+      {"id", id},
+      {"messageType", "lotteryAwardCreated"},
+      {"content-type", json ? "application/json; messageType=lottery.v1.AwardCreated"
+                            : "application/x-protobuf; messageType=lottery.v1.AwardCreated"}};
   return r;
 }
 
@@ -72,8 +72,9 @@ TEST(WatchKafka, VerifiesValidAwardsAndFlagsTheTamperedOne) {
   EXPECT_EQ(stats->failed, 1) << out.str();
   const std::string text = out.str();
   for (const auto* a : {&valid, &as_json}) {
-    EXPECT_THAT(text, HasSubstr("award lottery=" + a->lottery_id() + " game=" + a->game_id() + " winner=" +
-                                a->player_id() + " win_sum=" + a->win_sum() + " participants=5 proof=verified"));
+    EXPECT_THAT(text, HasSubstr("award lottery=" + a->lottery_id() + " game=" + a->game_id() +
+                                " winner=" + a->player_id() + " win_sum=" + a->win_sum() +
+                                " participants=5 proof=verified"));
   }
   EXPECT_THAT(text, HasSubstr("lottery=" + tampered.lottery_id()));
   EXPECT_THAT(text, HasSubstr("proof=FAILED (win_sum"));
@@ -81,8 +82,8 @@ TEST(WatchKafka, VerifiesValidAwardsAndFlagsTheTamperedOne) {
 
   // The binary: --strict exits 1 because of the tampered award; the summary line says why.
   const std::string log = ::testing::TempDir() + lt::UniqueName("watch") + ".log";
-  lt::Process watch({lt::BinaryPath("lottery-watch"), "--topic", topic, "--from-beginning", "--max", "3",
-                     "--timeout-ms", "30000", "--strict"},
+  lt::Process watch({lt::BinaryPath("lottery-watch"), "--topic", topic, "--from-beginning", "--max",
+                     "3", "--timeout-ms", "30000", "--strict"},
                     {{"LOTTERY_KAFKA_BOOTSTRAP", lt::KafkaBootstrap()}}, log);
   EXPECT_EQ(watch.Wait(std::chrono::seconds(60)), 1);
   std::ifstream in(log);

@@ -18,11 +18,11 @@ inline constexpr char kDefaultCheckpointTopic[] = "lottery.relay.checkpoints";
 
 struct Checkpoint {
   std::string slot;
-  Lsn lsn = 0;                // end LSN of the last PostgreSQL commit included in Kafka
-  int64_t commit_time = 0;    // its commit time, microseconds since 2000-01-01 UTC
-  std::string system_id;      // IDENTIFY_SYSTEM systemid of the cluster it came from
-  std::string database;       // database of the slot
-  uint64_t events = 0;        // outbox events published by the Kafka transaction that wrote it
+  Lsn lsn = 0;              // end LSN of the last PostgreSQL commit included in Kafka
+  int64_t commit_time = 0;  // its commit time, microseconds since 2000-01-01 UTC
+  std::string system_id;    // IDENTIFY_SYSTEM systemid of the cluster it came from
+  std::string database;     // database of the slot
+  uint64_t events = 0;      // outbox events published by the Kafka transaction that wrote it
   int64_t written_at_unix_ms = 0;
 
   friend bool operator==(const Checkpoint&, const Checkpoint&) = default;

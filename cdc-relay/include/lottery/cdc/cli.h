@@ -17,22 +17,22 @@ namespace lottery::cdc {
 // Options on the top-level app (so they work with or without a subcommand, before or after its
 // name), each with an environment fallback.
 struct CommonOptions {
-  std::string pg_dsn;                    // --pg-dsn / LOTTERY_PG_DSN
-  std::string kafka_bootstrap;           // --kafka-bootstrap / LOTTERY_KAFKA_BOOTSTRAP
-  std::vector<std::string> kafka_props;  // --kafka-prop k=v (repeatable)
-  std::string kafka_props_env;           // LOTTERY_KAFKA_PROPS="k=v,k2=v2"
-  std::string slot = kDefaultSlot;                        // --slot / LOTTERY_RELAY_SLOT
-  std::string publication = kDefaultPublication;          // --publication / LOTTERY_RELAY_PUBLICATION
-  std::string checkpoint_topic = kDefaultCheckpointTopic; // LOTTERY_RELAY_CHECKPOINT_TOPIC
-  std::string metrics_addr;              // --metrics-addr / LOTTERY_METRICS_ADDR
+  std::string pg_dsn;                             // --pg-dsn / LOTTERY_PG_DSN
+  std::string kafka_bootstrap;                    // --kafka-bootstrap / LOTTERY_KAFKA_BOOTSTRAP
+  std::vector<std::string> kafka_props;           // --kafka-prop k=v (repeatable)
+  std::string kafka_props_env;                    // LOTTERY_KAFKA_PROPS="k=v,k2=v2"
+  std::string slot = kDefaultSlot;                // --slot / LOTTERY_RELAY_SLOT
+  std::string publication = kDefaultPublication;  // --publication / LOTTERY_RELAY_PUBLICATION
+  std::string checkpoint_topic = kDefaultCheckpointTopic;  // LOTTERY_RELAY_CHECKPOINT_TOPIC
+  std::string metrics_addr;                                // --metrics-addr / LOTTERY_METRICS_ADDR
   // Daemon tuning and stop conditions (also here so the environment configures a bare
   // `lottery-cdc-relay`).
-  size_t batch_txns = 500;               // LOTTERY_RELAY_BATCH_TXNS
-  int batch_ms = 20;                     // LOTTERY_RELAY_BATCH_MS
-  int status_interval_ms = 1000;         // LOTTERY_RELAY_STATUS_INTERVAL_MS
-  std::string end_lsn;                   // --end-lsn X/Y
-  int exit_when_idle_ms = 0;             // --exit-when-idle MS
-  std::string log_level = "info";        // --log-level / LOTTERY_LOG_LEVEL
+  size_t batch_txns = 500;         // LOTTERY_RELAY_BATCH_TXNS
+  int batch_ms = 20;               // LOTTERY_RELAY_BATCH_MS
+  int status_interval_ms = 1000;   // LOTTERY_RELAY_STATUS_INTERVAL_MS
+  std::string end_lsn;             // --end-lsn X/Y
+  int exit_when_idle_ms = 0;       // --exit-when-idle MS
+  std::string log_level = "info";  // --log-level / LOTTERY_LOG_LEVEL
 };
 
 void AddCommonOptions(CLI::App& app, CommonOptions& options);

@@ -24,13 +24,13 @@ struct RelayConfig {
   std::string slot = kDefaultSlot;
   std::string publication = kDefaultPublication;
   std::string checkpoint_topic = kDefaultCheckpointTopic;
-  size_t batch_txns = 500;                                // K
-  absl::Duration batch_time = absl::Milliseconds(20);    // M
+  size_t batch_txns = 500;                             // K
+  absl::Duration batch_time = absl::Milliseconds(20);  // M
   absl::Duration status_interval = absl::Seconds(1);
   absl::Duration slot_poll_interval = absl::Seconds(5);  // lag and retained-WAL gauges
-  std::string metrics_addr;  // "host:port"; empty: no HTTP server
+  std::string metrics_addr;                              // "host:port"; empty: no HTTP server
   // Stop conditions (tests, benchmarks), like pg_recvlogical --endpos:
-  Lsn end_lsn = 0;                                 // exit 0 once confirmed >= end_lsn
+  Lsn end_lsn = 0;                                       // exit 0 once confirmed >= end_lsn
   absl::Duration exit_when_idle = absl::ZeroDuration();  // exit 0 after this long with no data
 };
 

@@ -73,7 +73,7 @@ class TxnAssembler {
 class BatchTracker {
  public:
   struct Options {
-    size_t max_txns = 500;                          // K: PG transactions per Kafka transaction
+    size_t max_txns = 500;                            // K: PG transactions per Kafka transaction
     absl::Duration max_age = absl::Milliseconds(20);  // M: oldest buffered txn -> commit
     // While the relay is behind (a backlog: the server sends transactions that committed long
     // ago), waiting M buys no latency, and each commit costs a broker round trip, so batches

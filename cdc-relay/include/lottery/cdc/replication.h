@@ -71,8 +71,7 @@ class ReplicationConnection {
   // start=0 resumes from the slot's confirmed_flush_lsn. Errors: kFailedPrecondition when the slot
   // does not exist or was invalidated; kUnavailable when it is active in another process (retry)
   // or the connection broke.
-  absl::Status StartReplication(const std::string& slot, Lsn start,
-                                const std::string& publication);
+  absl::Status StartReplication(const std::string& slot, Lsn start, const std::string& publication);
 
   // Waits up to `timeout` for the next CopyData message of the stream. nullopt on timeout.
   // kUnavailable when the connection broke or the server ended the stream; kDataLoss when the

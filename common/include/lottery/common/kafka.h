@@ -20,7 +20,9 @@ struct ConfDeleter {
   void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
 };
 struct TopicPartitionListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
 };
 struct MessageDeleter {
   void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
@@ -45,7 +47,8 @@ struct DeleteTopicDeleter {
 };
 using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
-using TopicPartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, TopicPartitionListDeleter>;
+using TopicPartitionListPtr =
+    std::unique_ptr<rd_kafka_topic_partition_list_t, TopicPartitionListDeleter>;
 using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
 using ErrorPtr = std::unique_ptr<rd_kafka_error_t, ErrorDeleter>;
 using HeadersPtr = std::unique_ptr<rd_kafka_headers_t, HeadersDeleter>;
@@ -72,7 +75,8 @@ absl::Status AddPropertyAssignment(Properties& props, const std::string& assignm
 absl::Status AddPropertyList(Properties& props, const std::string& comma_separated);
 
 // Creates topics (idempotent: an existing topic is not an error). For tests, tools and the demo.
-absl::Status CreateTopics(const std::string& bootstrap, const std::map<std::string, int>& partitions_by_topic,
+absl::Status CreateTopics(const std::string& bootstrap,
+                          const std::map<std::string, int>& partitions_by_topic,
                           const Properties& topic_config = {});
 absl::Status DeleteTopics(const std::string& bootstrap, const std::vector<std::string>& topics);
 

@@ -65,7 +65,8 @@ class Registry {
  public:
   Counter& AddCounter(const std::string& name, const std::string& help);
   Gauge& AddGauge(const std::string& name, const std::string& help);
-  Histogram& AddHistogram(const std::string& name, const std::string& help, std::vector<double> upper_bounds);
+  Histogram& AddHistogram(const std::string& name, const std::string& help,
+                          std::vector<double> upper_bounds);
   std::string Render() const;
 
  private:
@@ -89,7 +90,8 @@ class Registry {
 // ready() is true, else 503) on "host:port" in a background thread.
 class HttpServer {
  public:
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& address, const Registry* registry,
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& address,
+                                                           const Registry* registry,
                                                            std::function<bool()> ready);
   ~HttpServer();
   int port() const { return port_; }

@@ -45,7 +45,8 @@ struct Param {
 };
 
 // Runs one statement. Returns the result when its status is COMMAND_OK or TUPLES_OK.
-absl::StatusOr<ResultPtr> Exec(PGconn* conn, std::string_view sql, const std::vector<Param>& params = {});
+absl::StatusOr<ResultPtr> Exec(PGconn* conn, std::string_view sql,
+                               const std::vector<Param>& params = {});
 
 // Runs a statement that returns nothing of interest (BEGIN, COMMIT, DDL ...).
 absl::Status ExecCommand(PGconn* conn, std::string_view sql, const std::vector<Param>& params = {});

@@ -82,12 +82,10 @@ absl::StatusOr<DrawResult> Draw(const Uuid& lottery_id, const Seed& seed,
                                 std::span<const Participant> participants);
 
 // HMAC-SHA256(seed, "lottery-draw/v1" || lottery_id || entries_digest || uint32be(i)).
-Digest DrawHmac(const Seed& seed, const Uuid& lottery_id, const Digest& entries_digest,
-                uint32_t i);
+Digest DrawHmac(const Seed& seed, const Uuid& lottery_id, const Digest& entries_digest, uint32_t i);
 
 // The raw x of attempt i: the first 8 bytes of DrawHmac, big-endian. For --dump-raw.
-uint64_t DrawX(const Seed& seed, const Uuid& lottery_id, const Digest& entries_digest,
-               uint32_t i);
+uint64_t DrawX(const Seed& seed, const Uuid& lottery_id, const Digest& entries_digest, uint32_t i);
 
 namespace draw_internal {
 

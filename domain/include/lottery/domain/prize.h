@@ -23,7 +23,7 @@ std::string_view ToString(PrizePolicy policy);
 // win_sum in minor units = floor(base * bps / 10000) where base is the policy's base. Exact for
 // every input (128-bit intermediate), never above the base. kInvalidArgument when bps > 10000 or
 // a total is negative. Only the policy's base is read; the other total may be anything >= 0.
-absl::StatusOr<int64_t> ComputeWinSum(PrizePolicy policy, uint32_t bps,
-                                      int64_t winner_total_minor, int64_t pot_total_minor);
+absl::StatusOr<int64_t> ComputeWinSum(PrizePolicy policy, uint32_t bps, int64_t winner_total_minor,
+                                      int64_t pot_total_minor);
 
 }  // namespace lottery::domain

@@ -12,7 +12,7 @@
 namespace lottery::cdc {
 
 struct OutboxEvent {
-  std::string id;             // uuid text, e.g. "6f1c...-..."
+  std::string id;  // uuid text, e.g. "6f1c...-..."
   std::string aggregatetype;
   std::string aggregateid;
   std::string type;

@@ -27,7 +27,7 @@ struct Begin {
 
 // 'C'
 struct Commit {
-  uint8_t flags = 0;        // unused, 0 in PostgreSQL 15
+  uint8_t flags = 0;  // unused, 0 in PostgreSQL 15
   Lsn commit_lsn = 0;
   Lsn end_lsn = 0;          // end of the commit record: confirm this once the txn is durable
   int64_t commit_time = 0;  // microseconds since 2000-01-01 UTC
@@ -86,9 +86,9 @@ struct TupleData {
 
 // Which old row image an Update / Delete carries.
 enum class OldTupleKind : char {
-  kNone = 0,     // Update only: no old image (key unchanged, identity not FULL)
-  kKey = 'K',    // only the replica identity columns; others are kNull
-  kFull = 'O',   // the whole old row (REPLICA IDENTITY FULL)
+  kNone = 0,    // Update only: no old image (key unchanged, identity not FULL)
+  kKey = 'K',   // only the replica identity columns; others are kNull
+  kFull = 'O',  // the whole old row (REPLICA IDENTITY FULL)
 };
 
 // 'I'
@@ -132,8 +132,8 @@ struct LogicalMessage {
   bool transactional() const { return (flags & 1) != 0; }
 };
 
-using PgOutputMessage = std::variant<Begin, Commit, Origin, Relation, Type, Insert, Update,
-                                     Delete, Truncate, LogicalMessage>;
+using PgOutputMessage = std::variant<Begin, Commit, Origin, Relation, Type, Insert, Update, Delete,
+                                     Truncate, LogicalMessage>;
 
 // Decodes exactly one pgoutput message (the `data` of one XLogData). Pure: no I/O, no state;
 // relation schemas are the caller's business (RelationCache).

@@ -16,9 +16,9 @@ namespace lottery::cdc {
 
 // XLogData ('w'). `data` is one pgoutput message: feed it to DecodePgOutput.
 struct XLogData {
-  Lsn wal_start = 0;       // WAL position of the start of `data`
-  Lsn wal_end = 0;         // current end of WAL on the server
-  int64_t send_time = 0;   // server clock, microseconds since 2000-01-01 UTC
+  Lsn wal_start = 0;      // WAL position of the start of `data`
+  Lsn wal_end = 0;        // current end of WAL on the server
+  int64_t send_time = 0;  // server clock, microseconds since 2000-01-01 UTC
   std::string data;
 };
 

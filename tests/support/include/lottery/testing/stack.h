@@ -39,7 +39,8 @@ class TestDatabase {
   const std::string& name() const { return name_; }
   const std::string& dsn() const { return dsn_; }
   pg::ConnPtr Connect() const;  // fails the test if it cannot connect
-  // Runs a query and returns the first column of the first row ("" when none). Fails the test on error.
+  // Runs a query and returns the first column of the first row ("" when none). Fails the test on
+  // error.
   std::string Scalar(const std::string& sql) const;
 
  private:
@@ -103,7 +104,9 @@ bool WaitFor(Pred pred, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (pred()) return true;
-    struct timespec ts{0, 50'000'000};
+    struct timespec ts {
+      0, 50'000'000
+    };
     nanosleep(&ts, nullptr);
   }
   return pred();
