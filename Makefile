@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all bootstrap build test test-unit demo bench fuzz stack-up stack-down clean
+.PHONY: all bootstrap build test test-unit demo bench fuzz lint stack-up stack-down clean
 
 all: build
 
@@ -33,6 +33,10 @@ bench: build
 
 fuzz: bootstrap
 	scripts/fuzz-pgoutput 60
+
+# clang-format and clang-tidy (see .clang-format, .clang-tidy).
+lint: build
+	BUILD_DIR=$(BUILD_DIR) scripts/lint
 
 stack-up: bootstrap
 	scripts/stack up

@@ -22,7 +22,7 @@ absl::StatusOr<KafkaPtr> MakeClient(rd_kafka_type_t type, ConfPtr conf) {
   char err[512];
   rd_kafka_t* k = rd_kafka_new(type, conf.get(), err, sizeof(err));
   if (k == nullptr) return absl::InvalidArgumentError(absl::StrCat("rd_kafka_new: ", err));
-  conf.release();  // owned by the handle now
+  (void)conf.release();  // owned by the handle now
   return KafkaPtr(k);
 }
 

@@ -157,7 +157,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   s->impl_->server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
-  s->impl_->server.Get("/readyz", [ready](const httplib::Request&, httplib::Response& res) {
+  s->impl_->server.Get("/readyz", [ready = std::move(ready)](const httplib::Request&, httplib::Response& res) {
     bool ok = ready ? ready() : true;
     res.status = ok ? 200 : 503;
     res.set_content(ok ? "ready\n" : "not ready\n", "text/plain");

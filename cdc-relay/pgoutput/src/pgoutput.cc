@@ -9,7 +9,6 @@
 
 namespace lottery::cdc {
 
-using internal::Sv;
 namespace {
 
 // Every error this file returns is kDataLoss: a pgoutput message that does not parse is
