@@ -45,17 +45,18 @@ Workload MakeWorkload(const std::string& topic, int n, int games, int players) {
   for (int i = 0; i < n; ++i) {
     if (i % 10 == 9 && !sent.empty()) {
       OutRecord dup = sent[rng() % sent.size()];
-      dup.partition = -1;
+      dup.partition = static_cast<int>(rng() % 3);  // often another partition than the original
       w.records.push_back(dup);
       continue;
     }
     std::string id = NewId();
     if (i % 50 == 49) {
-      w.records.push_back(StakeRecord(topic, id, p[rng() % players], g[rng() % games], "1.234"));
+      w.records.push_back(StakeRecord(topic, id, p[rng() % players], g[rng() % games], "1.234", i % 3));
       ++w.malformed;
       continue;
     }
-    OutRecord r = StakeRecord(topic, id, p[rng() % players], g[rng() % games], absl::StrCat(1 + rng() % 500));
+    // Explicit partitions: librdkafka's sticky partitioner would put a burst into one partition.
+    OutRecord r = StakeRecord(topic, id, p[rng() % players], g[rng() % games], absl::StrCat(1 + rng() % 500), i % 3);
     w.records.push_back(r);
     sent.push_back(r);
     w.valid_ids.insert(id);

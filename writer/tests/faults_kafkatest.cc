@@ -39,7 +39,7 @@ TEST(WriterFaults, PostgresRestartedUnderLoad) {
   for (int i = 0; i < 8000; ++i) {
     std::string id = testing::NewId();
     ids.insert(id);
-    records.push_back(testing::StakeRecord(topic, id, players[(i * 7) % 50], games[i % 10], "2.5"));
+    records.push_back(testing::StakeRecord(topic, id, players[(i * 7) % 50], games[i % 10], "2.5", i % 3));
   }
   lottery::testing::ProduceAll(records);
   auto p = testing::StartWriter(db.dsn(), topic, group,
