@@ -2,9 +2,9 @@
 // read_committed consumer sees, measures outbox-commit -> readable-in-Kafka latency at a steady
 // rate while lottery-cdc-relay runs, and deletes the bench topics.
 //
-//   lottery-relay-bench fill    --pg-dsn D --topic T --events 200000 --per-txn 100 --payload-bytes 300
-//   lottery-relay-bench count   --topic T                      -> prints the committed record count
-//   lottery-relay-bench latency --pg-dsn D --topic T --rate 1000 --seconds 10
+//   lottery-relay-bench fill    --pg-dsn D --topic T --events 200000 --per-txn 100 --payload-bytes
+//   300 lottery-relay-bench count   --topic T                      -> prints the committed record
+//   count lottery-relay-bench latency --pg-dsn D --topic T --rate 1000 --seconds 10
 //                               -> prints "rate_per_s=.. p50_ms=.. p99_ms=.. count=.."
 //   lottery-relay-bench delete-topics --topic T [--topic T2]
 #include <algorithm>
@@ -117,10 +117,10 @@ int Latency(const std::string& dsn, const std::string& bootstrap, const std::str
       "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload) "
       "VALUES (gen_random_uuid(), 'award', $2, 'lotteryAwardCreated', $1, 'text/plain', "
       "convert_to($3, 'UTF8'))";
-  auto warm = lottery::pg::ExecCommand(conn->get(), insert,
-                                       {lottery::pg::Param::Text(topic),
-                                        lottery::pg::Param::Text("warmup"),
-                                        lottery::pg::Param::Text("0")});
+  auto warm =
+      lottery::pg::ExecCommand(conn->get(), insert,
+                               {lottery::pg::Param::Text(topic), lottery::pg::Param::Text("warmup"),
+                                lottery::pg::Param::Text("0")});
   if (!warm.ok()) return Fail(warm);
   absl::StatusOr<KafkaPtr> c = absl::UnavailableError("");
   for (int i = 0; i < 100 && !c.ok(); ++i) {

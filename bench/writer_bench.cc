@@ -20,13 +20,16 @@ namespace {
 using lottery::domain::FormatUuid;
 using lottery::domain::NewRandomUuid;
 
-int Produce(const std::string& bootstrap, const std::string& topic, int64_t count, int games, int players) {
+int Produce(const std::string& bootstrap, const std::string& topic, int64_t count, int games,
+            int players) {
   if (auto st = lottery::kafka::CreateTopics(bootstrap, {{topic, 3}}); !st.ok()) {
     std::cerr << st << "\n";
     return 1;
   }
-  auto conf = lottery::kafka::MakeConf({{"bootstrap.servers", bootstrap}, {"linger.ms", "50"},
-                                        {"batch.num.messages", "10000"}, {"enable.idempotence", "true"},
+  auto conf = lottery::kafka::MakeConf({{"bootstrap.servers", bootstrap},
+                                        {"linger.ms", "50"},
+                                        {"batch.num.messages", "10000"},
+                                        {"enable.idempotence", "true"},
                                         {"queue.buffering.max.messages", "1000000"}});
   if (!conf.ok()) return std::cerr << conf.status() << "\n", 1;
   auto producer = lottery::kafka::MakeClient(RD_KAFKA_PRODUCER, std::move(*conf));
@@ -36,15 +39,16 @@ int Produce(const std::string& bootstrap, const std::string& topic, int64_t coun
   for (int i = 0; i < players; ++i) p.push_back(FormatUuid(NewRandomUuid()));
   std::mt19937_64 rng(1);
   for (int64_t i = 0; i < count; ++i) {
-    std::string value = absl::StrCat(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":")",
-                                     p[rng() % players], R"(","gameId":")", g[rng() % games], R"(","stake":")",
-                                     1 + rng() % 1000, R"("}})");
+    std::string value =
+        absl::StrCat(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":")",
+                     p[rng() % players], R"(","gameId":")", g[rng() % games], R"(","stake":")",
+                     1 + rng() % 1000, R"("}})");
     std::string id = FormatUuid(NewRandomUuid());
     while (true) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer->get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_HEADER("uuid", id.data(), id.size()),
-          RD_KAFKA_V_END);
+          producer->get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(value.data(), value.size()),
+          RD_KAFKA_V_HEADER("uuid", id.data(), id.size()), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(producer->get(), 100);
         continue;
@@ -54,7 +58,8 @@ int Produce(const std::string& bootstrap, const std::string& topic, int64_t coun
     }
     rd_kafka_poll(producer->get(), 0);
   }
-  if (rd_kafka_flush(producer->get(), 120000) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::cerr << "flush\n", 1;
+  if (rd_kafka_flush(producer->get(), 120000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return std::cerr << "flush\n", 1;
   return 0;
 }
 
@@ -63,30 +68,35 @@ int Copy(const std::string& dsn, int64_t count) {
   if (!conn.ok()) return std::cerr << conn.status() << "\n", 1;
   std::string lottery = FormatUuid(NewRandomUuid()), game = FormatUuid(NewRandomUuid());
   auto st = lottery::pg::ExecCommand(
-      conn->get(),
-      absl::StrCat("INSERT INTO lottery (id, game_id, status, players_needed, draw_mode, prize_policy, prize_bps, "
-                   "server_seed, commitment) VALUES ('", lottery, "', '", game,
-                   "', 'finished', 10, 'uniform', 'winner_stake', 3300, '\\x", std::string(64, '0'), "', '\\x",
-                   std::string(64, '0'), "')"));
+      conn->get(), absl::StrCat("INSERT INTO lottery (id, game_id, status, players_needed, "
+                                "draw_mode, prize_policy, prize_bps, "
+                                "server_seed, commitment) VALUES ('",
+                                lottery, "', '", game,
+                                "', 'finished', 10, 'uniform', 'winner_stake', 3300, '\\x",
+                                std::string(64, '0'), "', '\\x", std::string(64, '0'), "')"));
   if (!st.ok()) return std::cerr << st << "\n", 1;
   // Rows are prepared before the clock starts: only the server's work is measured.
   std::string data;
   for (int64_t i = 0; i < count; ++i) {
-    absl::StrAppend(&data, FormatUuid(NewRandomUuid()), "\t", lottery, "\t", FormatUuid(NewRandomUuid()), "\t", game,
-                    "\t", 100 + i % 1000, "\tfinished\t", i + 1, "\tbench\t", i % 3, "\t", i, "\n");
+    absl::StrAppend(&data, FormatUuid(NewRandomUuid()), "\t", lottery, "\t",
+                    FormatUuid(NewRandomUuid()), "\t", game, "\t", 100 + i % 1000, "\tfinished\t",
+                    i + 1, "\tbench\t", i % 3, "\t", i, "\n");
   }
   auto t0 = std::chrono::steady_clock::now();
-  lottery::pg::ResultPtr r(PQexec(conn->get(),
-                                  "COPY lottery_entry (id, lottery_id, player_id, game_id, stake, status, entry_no, "
-                                  "source_topic, source_partition, source_offset) FROM STDIN"));
+  lottery::pg::ResultPtr r(
+      PQexec(conn->get(),
+             "COPY lottery_entry (id, lottery_id, player_id, game_id, stake, status, entry_no, "
+             "source_topic, source_partition, source_offset) FROM STDIN"));
   if (PQresultStatus(r.get()) != PGRES_COPY_IN) return std::cerr << PQerrorMessage(conn->get()), 1;
   for (size_t off = 0; off < data.size(); off += 1 << 20) {
     size_t n = std::min<size_t>(1 << 20, data.size() - off);
-    if (PQputCopyData(conn->get(), data.data() + off, static_cast<int>(n)) != 1) return std::cerr << "copy\n", 1;
+    if (PQputCopyData(conn->get(), data.data() + off, static_cast<int>(n)) != 1)
+      return std::cerr << "copy\n", 1;
   }
   if (PQputCopyEnd(conn->get(), nullptr) != 1) return std::cerr << "copy end\n", 1;
   lottery::pg::ResultPtr done(PQgetResult(conn->get()));
-  if (PQresultStatus(done.get()) != PGRES_COMMAND_OK) return std::cerr << PQerrorMessage(conn->get()), 1;
+  if (PQresultStatus(done.get()) != PGRES_COMMAND_OK)
+    return std::cerr << PQerrorMessage(conn->get()), 1;
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "copy_rows_per_s " << static_cast<int64_t>(count / s) << "\n";
   return 0;

@@ -1,8 +1,7 @@
 // lottery-writer: consumes stakes from Kafka and applies them to PostgreSQL exactly once
 // (lotteries, draws, awards, outbox rows). See docs/writer.md.
-#include <csignal>
-
 #include <atomic>
+#include <csignal>
 #include <iostream>
 
 #include "CLI/CLI.hpp"
@@ -20,7 +19,8 @@ void OnSignal(int) { g_stop.store(true); }
 
 int main(int argc, char** argv) {
   lottery::writer::WriterConfig config;
-  CLI::App app{"lottery-writer: Kafka stakes -> PostgreSQL lotteries, draws and outbox, exactly once"};
+  CLI::App app{
+      "lottery-writer: Kafka stakes -> PostgreSQL lotteries, draws and outbox, exactly once"};
   lottery::writer::AddFlags(app, config);
   CLI11_PARSE(app, argc, argv);
 
@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<lottery::metrics::HttpServer> http;
   if (!config.metrics_addr.empty() && config.metrics_addr != "off") {
     auto* w = writer->get();
-    auto server = lottery::metrics::HttpServer::Start(config.metrics_addr, &registry, [w] { return w->Ready(); });
+    auto server = lottery::metrics::HttpServer::Start(config.metrics_addr, &registry,
+                                                      [w] { return w->Ready(); });
     if (!server.ok()) {
       spdlog::error("metrics server on {}: {}", config.metrics_addr, server.status().ToString());
       return 2;

@@ -11,53 +11,74 @@ void AddFlags(CLI::App& app, WriterConfig& c) {
   app.add_option("--kafka-bootstrap", c.kafka_bootstrap, "Kafka bootstrap servers")
       ->envname("LOTTERY_KAFKA_BOOTSTRAP");
   app.add_option("--stake-topic", c.stake_topic, "topic of stake events")
-      ->envname("LOTTERY_STAKE_TOPIC")->capture_default_str();
+      ->envname("LOTTERY_STAKE_TOPIC")
+      ->capture_default_str();
   app.add_option("--topic-prefix", c.topic_prefix,
                  "prefix of every topic read or written (the original deployment used 'lottery_')")
       ->envname("LOTTERY_TOPIC_PREFIX");
-  app.add_option("--consumer-group", c.consumer_group, "Kafka consumer group; also the key of the "
-                 "offsets stored in PostgreSQL")->envname("LOTTERY_CONSUMER_GROUP")->capture_default_str();
+  app.add_option("--consumer-group", c.consumer_group,
+                 "Kafka consumer group; also the key of the "
+                 "offsets stored in PostgreSQL")
+      ->envname("LOTTERY_CONSUMER_GROUP")
+      ->capture_default_str();
   app.add_option("--players-per-lottery", c.players_per_lottery,
                  "players needed for games without their own game_rule row (0: as stored)")
-      ->envname("LOTTERY_PLAYERS_PER_LOTTERY")->capture_default_str();
+      ->envname("LOTTERY_PLAYERS_PER_LOTTERY")
+      ->capture_default_str();
   app.add_option("--batch-size", c.batch_size, "max messages per transaction")
-      ->envname("LOTTERY_BATCH_SIZE")->capture_default_str();
+      ->envname("LOTTERY_BATCH_SIZE")
+      ->capture_default_str();
   app.add_option("--batch-linger-ms", c.batch_linger_ms, "max wait to fill a batch")
-      ->envname("LOTTERY_BATCH_LINGER_MS")->capture_default_str();
+      ->envname("LOTTERY_BATCH_LINGER_MS")
+      ->capture_default_str();
   app.add_option("--event-format", c.event_format, "outbox payloads: protobuf | json")
-      ->envname("LOTTERY_EVENT_FORMAT")->capture_default_str();
-  app.add_option("--metrics-addr", c.metrics_addr, "host:port of /metrics /healthz /readyz ('off': none)")
-      ->envname("LOTTERY_METRICS_ADDR")->capture_default_str();
+      ->envname("LOTTERY_EVENT_FORMAT")
+      ->capture_default_str();
+  app.add_option("--metrics-addr", c.metrics_addr,
+                 "host:port of /metrics /healthz /readyz ('off': none)")
+      ->envname("LOTTERY_METRICS_ADDR")
+      ->capture_default_str();
   app.add_option("--kafka-prop", c.kafka_props, "librdkafka property k=v (repeatable)");
   app.add_option("--kafka-props", c.kafka_props_env, "librdkafka properties k=v,k2=v2")
       ->envname("LOTTERY_KAFKA_PROPS");
   app.add_option("--max-stake", c.max_stake, "largest accepted stake, major units")
-      ->envname("LOTTERY_MAX_STAKE")->capture_default_str();
+      ->envname("LOTTERY_MAX_STAKE")
+      ->capture_default_str();
   app.add_option("--outbox-retention", c.outbox_retention,
                  "prune outbox rows older than this (30s, 15m, 12h, 7d; 0 keeps all)")
-      ->envname("LOTTERY_OUTBOX_RETENTION")->capture_default_str();
+      ->envname("LOTTERY_OUTBOX_RETENTION")
+      ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace|debug|info|warn|error")
-      ->envname("LOTTERY_LOG_LEVEL")->capture_default_str();
+      ->envname("LOTTERY_LOG_LEVEL")
+      ->capture_default_str();
   app.add_option("--commit-to-kafka", c.commit_to_kafka,
-                 "mirror committed offsets to the Kafka group (lag monitoring only)")->capture_default_str();
-  app.add_option("--max-messages", c.max_messages, "exit after committing this many messages (0: never)");
+                 "mirror committed offsets to the Kafka group (lag monitoring only)")
+      ->capture_default_str();
+  app.add_option("--max-messages", c.max_messages,
+                 "exit after committing this many messages (0: never)");
   app.add_option("--exit-when-idle", c.exit_when_idle_ms,
                  "exit after this many ms without a message (0: never)");
 }
 
 absl::StatusOr<int64_t> ParseRetention(const std::string& text) {
   if (text == "0") return 0;
-  if (text.size() < 2) return absl::InvalidArgumentError("outbox retention: want e.g. 7d, 12h, 15m, 30s, 0");
+  if (text.size() < 2)
+    return absl::InvalidArgumentError("outbox retention: want e.g. 7d, 12h, 15m, 30s, 0");
   int64_t n = 0;
   if (!absl::SimpleAtoi(text.substr(0, text.size() - 1), &n) || n < 0) {
     return absl::InvalidArgumentError("outbox retention: want e.g. 7d, 12h, 15m, 30s, 0");
   }
   switch (text.back()) {
-    case 's': return n;
-    case 'm': return n * 60;
-    case 'h': return n * 3600;
-    case 'd': return n * 86400;
-    default: return absl::InvalidArgumentError("outbox retention: unit must be s, m, h or d");
+    case 's':
+      return n;
+    case 'm':
+      return n * 60;
+    case 'h':
+      return n * 3600;
+    case 'd':
+      return n * 86400;
+    default:
+      return absl::InvalidArgumentError("outbox retention: unit must be s, m, h or d");
   }
 }
 
@@ -103,8 +124,10 @@ absl::StatusOr<lottery::kafka::Properties> MakeConsumerProperties(const WriterCo
       {"isolation.level", "read_committed"},
       {"client.id", "lottery-writer"},
   };
-  if (!c.kafka_props_env.empty()) RETURN_IF_ERROR(lottery::kafka::AddPropertyList(p, c.kafka_props_env));
-  for (const std::string& kv : c.kafka_props) RETURN_IF_ERROR(lottery::kafka::AddPropertyAssignment(p, kv));
+  if (!c.kafka_props_env.empty())
+    RETURN_IF_ERROR(lottery::kafka::AddPropertyList(p, c.kafka_props_env));
+  for (const std::string& kv : c.kafka_props)
+    RETURN_IF_ERROR(lottery::kafka::AddPropertyAssignment(p, kv));
   return p;
 }
 

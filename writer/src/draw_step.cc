@@ -70,9 +70,10 @@ std::string JsonQuote(std::string_view s) {
   return out;
 }
 
-absl::StatusOr<OutboxRow> EventRow(const IngestOptions& options, const google::protobuf::Message& msg,
-                                   const d::Uuid& id, std::string aggregatetype,
-                                   std::string aggregateid, std::string type, std::string topic) {
+absl::StatusOr<OutboxRow> EventRow(const IngestOptions& options,
+                                   const google::protobuf::Message& msg, const d::Uuid& id,
+                                   std::string aggregatetype, std::string aggregateid,
+                                   std::string type, std::string topic) {
   OutboxRow row;
   row.id = d::FormatUuid(id);
   row.aggregatetype = std::move(aggregatetype);
@@ -86,7 +87,8 @@ absl::StatusOr<OutboxRow> EventRow(const IngestOptions& options, const google::p
     if (!st.ok()) return absl::InternalError(absl::StrCat("json mapping: ", st.ToString()));
     row.content_type = absl::StrCat("application/json; messageType=", full_name);
   } else {
-    if (!msg.SerializeToString(&row.payload)) return absl::InternalError("protobuf serialize failed");
+    if (!msg.SerializeToString(&row.payload))
+      return absl::InternalError("protobuf serialize failed");
     row.content_type = absl::StrCat("application/x-protobuf; messageType=", full_name);
   }
   return row;
@@ -95,8 +97,8 @@ absl::StatusOr<OutboxRow> EventRow(const IngestOptions& options, const google::p
 absl::Status InsertOutbox(PGconn* conn, const std::vector<OutboxRow>& rows) {
   if (rows.empty()) return absl::OkStatus();
   using B = BinaryArray;
-  B id(B::kUuid), at(B::kText), aid(B::kText), type(B::kText), topic(B::kText), ct(B::kText), payload(B::kBytea),
-      headers(B::kJsonb);
+  B id(B::kUuid), at(B::kText), aid(B::kText), type(B::kText), topic(B::kText), ct(B::kText),
+      payload(B::kBytea), headers(B::kJsonb);
   for (const OutboxRow& r : rows) {
     ASSIGN_OR_RETURN(d::Uuid uuid, d::ParseUuid(r.id));
     id.AddUuid(uuid);
@@ -108,14 +110,16 @@ absl::Status InsertOutbox(PGconn* conn, const std::vector<OutboxRow>& rows) {
     payload.AddBytes(r.payload);
     headers.AddJsonb(r.headers_json);
   }
-  return pg::ExecCommand(
-      conn,
-      "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload, headers) "
-      "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
-      "$7::bytea[], $8::jsonb[]) ON CONFLICT (id) DO NOTHING",
-      {pg::Param::Bytes(id.Finish()), pg::Param::Bytes(at.Finish()), pg::Param::Bytes(aid.Finish()),
-       pg::Param::Bytes(type.Finish()), pg::Param::Bytes(topic.Finish()), pg::Param::Bytes(ct.Finish()),
-       pg::Param::Bytes(payload.Finish()), pg::Param::Bytes(headers.Finish())});
+  return pg::ExecCommand(conn,
+                         "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, "
+                         "content_type, payload, headers) "
+                         "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
+                         "$5::text[], $6::text[], "
+                         "$7::bytea[], $8::jsonb[]) ON CONFLICT (id) DO NOTHING",
+                         {pg::Param::Bytes(id.Finish()), pg::Param::Bytes(at.Finish()),
+                          pg::Param::Bytes(aid.Finish()), pg::Param::Bytes(type.Finish()),
+                          pg::Param::Bytes(topic.Finish()), pg::Param::Bytes(ct.Finish()),
+                          pg::Param::Bytes(payload.Finish()), pg::Param::Bytes(headers.Finish())});
 }
 
 int64_t GameLockKey(const d::Uuid& game) {
@@ -132,15 +136,17 @@ absl::StatusOr<d::Uuid> UuidCell(const PGresult* r, int row, int col) {
 
 }  // namespace
 
-absl::StatusOr<std::optional<DrawOutput>> DrawInMemory(const DrawInput& in, const IngestOptions& options,
-                                                       std::vector<OutboxRow>& outbox, BatchResult& result) {
+absl::StatusOr<std::optional<DrawOutput>> DrawInMemory(const DrawInput& in,
+                                                       const IngestOptions& options,
+                                                       std::vector<OutboxRow>& outbox,
+                                                       BatchResult& result) {
   const std::string lid = d::FormatUuid(in.lottery_id);
   const absl::Time now = absl::Now();
   auto participants = d::ParticipantsFromEntries(in.mode, in.entries);
   const d::Uuid award_id = d::UuidV5(kDerivedIdNamespace, "award/" + lid);
   absl::StatusOr<lottery::v1::AwardCreated> award =
-      participants.ok() ? d::DrawAward(award_id, in.lottery_id, in.game_id, in.seed, in.mode, *participants,
-                                       in.policy, in.bps, now)
+      participants.ok() ? d::DrawAward(award_id, in.lottery_id, in.game_id, in.seed, in.mode,
+                                       *participants, in.policy, in.bps, now)
                         : absl::StatusOr<lottery::v1::AwardCreated>(participants.status());
   if (!award.ok()) {
     // Bad data in a stored lottery: leave it started (visible, retried later), keep ingesting.
@@ -149,15 +155,18 @@ absl::StatusOr<std::optional<DrawOutput>> DrawInMemory(const DrawInput& in, cons
     return std::nullopt;
   }
   if (in.emit_started) {
-    auto started = d::BuildLotteryStarted(in.lottery_id, in.game_id, *participants, d::EntriesDigest(*participants), now);
-    ASSIGN_OR_RETURN(OutboxRow row,
-                     EventRow(options, started, d::UuidV5(kDerivedIdNamespace, "lotteryStarted/" + lid), "lottery",
-                              lid, "lotteryStarted", options.lottery_topic));
+    auto started = d::BuildLotteryStarted(in.lottery_id, in.game_id, *participants,
+                                          d::EntriesDigest(*participants), now);
+    ASSIGN_OR_RETURN(
+        OutboxRow row,
+        EventRow(options, started, d::UuidV5(kDerivedIdNamespace, "lotteryStarted/" + lid),
+                 "lottery", lid, "lotteryStarted", options.lottery_topic));
     outbox.push_back(std::move(row));
   }
-  ASSIGN_OR_RETURN(OutboxRow row,
-                   EventRow(options, *award, d::UuidV5(kDerivedIdNamespace, "awardCreated/" + lid), "lottery_award",
-                            award->player_id(), "lotteryAwardCreated", options.award_topic));
+  ASSIGN_OR_RETURN(
+      OutboxRow row,
+      EventRow(options, *award, d::UuidV5(kDerivedIdNamespace, "awardCreated/" + lid),
+               "lottery_award", award->player_id(), "lotteryAwardCreated", options.award_topic));
   outbox.push_back(std::move(row));
   ++result.lotteries_finished;
   ++result.awards;
@@ -172,11 +181,12 @@ absl::Status DrawLotteries(PGconn* conn, const std::vector<d::Uuid>& ids,
   ArrayLiteral id_arr;
   for (const d::Uuid& id : ids) id_arr.AddUuid(id);
   const std::string ids_text = id_arr.Finish();
-  ASSIGN_OR_RETURN(pg::ResultPtr lotteries,
-                   pg::Exec(conn,
-                            "SELECT id, game_id, draw_mode, prize_policy, prize_bps, server_seed, status "
-                            "FROM lottery WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
-                            {pg::Param::Text(ids_text)}));
+  ASSIGN_OR_RETURN(
+      pg::ResultPtr lotteries,
+      pg::Exec(conn,
+               "SELECT id, game_id, draw_mode, prize_policy, prize_bps, server_seed, status "
+               "FROM lottery WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+               {pg::Param::Text(ids_text)}));
   ASSIGN_OR_RETURN(pg::ResultPtr entries,
                    pg::Exec(conn,
                             "SELECT lottery_id, player_id, stake FROM lottery_entry "
@@ -216,16 +226,16 @@ absl::Status DrawLotteries(PGconn* conn, const std::vector<d::Uuid>& ids,
     award_sums.Add(out->win_sum);
   }
   if (fin_ids.size() == 0) return absl::OkStatus();
-  RETURN_IF_ERROR(pg::ExecCommand(
-      conn,
-      "UPDATE lottery l SET status = 'finished', finished_at = now() "
-      "FROM unnest($1::uuid[]) AS u(id) WHERE l.id = u.id",
-      {pg::Param::Text(fin_ids.Finish())}));
-  RETURN_IF_ERROR(pg::ExecCommand(
-      conn,
-      "UPDATE lottery_entry e SET status = CASE WHEN e.player_id = u.w THEN 'winner' ELSE 'finished' END "
-      "FROM unnest($1::uuid[], $2::uuid[]) AS u(l, w) WHERE e.lottery_id = u.l",
-      {pg::Param::Text(fin_ids.Finish()), pg::Param::Text(winners.Finish())}));
+  RETURN_IF_ERROR(pg::ExecCommand(conn,
+                                  "UPDATE lottery l SET status = 'finished', finished_at = now() "
+                                  "FROM unnest($1::uuid[]) AS u(id) WHERE l.id = u.id",
+                                  {pg::Param::Text(fin_ids.Finish())}));
+  RETURN_IF_ERROR(
+      pg::ExecCommand(conn,
+                      "UPDATE lottery_entry e SET status = CASE WHEN e.player_id = u.w THEN "
+                      "'winner' ELSE 'finished' END "
+                      "FROM unnest($1::uuid[], $2::uuid[]) AS u(l, w) WHERE e.lottery_id = u.l",
+                      {pg::Param::Text(fin_ids.Finish()), pg::Param::Text(winners.Finish())}));
   return pg::ExecCommand(
       conn,
       "INSERT INTO lottery_award (id, lottery_id, player_id, win_sum) "

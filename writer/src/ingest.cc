@@ -115,19 +115,20 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
     }
     ASSIGN_OR_RETURN(
         pg::ResultPtr rows,
-        pg::Exec(conn,
-                 "SELECT c.topic, c.partition, c.next_offset FROM consumer_offset c "
-                 "JOIN unnest($2::text[], $3::int[]) AS u(t, p) ON c.topic = u.t AND c.partition = u.p "
-                 "WHERE c.consumer_group = $1 ORDER BY c.topic, c.partition FOR UPDATE OF c",
-                 {pg::Param::Text(options.consumer_group), pg::Param::Text(all_topics.Finish()),
-                  pg::Param::Text(all_parts.Finish())}));
+        pg::Exec(
+            conn,
+            "SELECT c.topic, c.partition, c.next_offset FROM consumer_offset c "
+            "JOIN unnest($2::text[], $3::int[]) AS u(t, p) ON c.topic = u.t AND c.partition = u.p "
+            "WHERE c.consumer_group = $1 ORDER BY c.topic, c.partition FOR UPDATE OF c",
+            {pg::Param::Text(options.consumer_group), pg::Param::Text(all_topics.Finish()),
+             pg::Param::Text(all_parts.Finish())}));
     for (int i = 0; i < PQntuples(rows.get()); ++i) {
       TopicPartition tp{std::string(pg::Value(rows.get(), i, 0)),
                         std::stoi(std::string(pg::Value(rows.get(), i, 1)))};
       int64_t stored = std::stoll(std::string(pg::Value(rows.get(), i, 2)));
       auto it = input.expected.find(tp);
-      int64_t expected = (it != input.expected.end() && it->second.has_value()) ? *it->second
-                                                                                : first_offset[tp];
+      int64_t expected =
+          (it != input.expected.end() && it->second.has_value()) ? *it->second : first_offset[tp];
       if (stored != expected) result.fenced[tp] = stored;
     }
     if (!result.fenced.empty()) return absl::OkStatus();
@@ -135,7 +136,8 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
 
   // --- Lock the batch's games in ascending key order (the same order in every writer).
   std::set<std::pair<int64_t, d::Uuid>> games;
-  for (const Item& it : stakes) games.emplace(internal::GameLockKey(it.stake.game_id), it.stake.game_id);
+  for (const Item& it : stakes)
+    games.emplace(internal::GameLockKey(it.stake.game_id), it.stake.game_id);
   ArrayLiteral game_keys, game_ids;
   for (const auto& [key, game] : games) {
     game_keys.Add(key);
@@ -146,16 +148,18 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
   std::vector<d::Uuid> to_draw;
 
   if (!games.empty()) {
-    RETURN_IF_ERROR(pg::ExecCommand(
-        conn, "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS u(k)",
-        {pg::Param::Text(game_keys.Finish())}));
+    RETURN_IF_ERROR(
+        pg::ExecCommand(conn, "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS u(k)",
+                        {pg::Param::Text(game_keys.Finish())}));
 
     // --- Read the state of these games.
-    ASSIGN_OR_RETURN(pg::ResultPtr rules,
-                     pg::Exec(conn,
-                              "SELECT game_id, players_needed, draw_mode, prize_policy, prize_bps FROM game_rule "
-                              "WHERE game_id = ANY($1::uuid[]) OR game_id = $2::uuid",
-                              {pg::Param::Text(game_ids_text), pg::Param::Text(kNilUuid)}));
+    ASSIGN_OR_RETURN(
+        pg::ResultPtr rules,
+        pg::Exec(
+            conn,
+            "SELECT game_id, players_needed, draw_mode, prize_policy, prize_bps FROM game_rule "
+            "WHERE game_id = ANY($1::uuid[]) OR game_id = $2::uuid",
+            {pg::Param::Text(game_ids_text), pg::Param::Text(kNilUuid)}));
     std::map<d::Uuid, d::GameRule> rule_by_game;
     std::optional<d::GameRule> default_rule;
     for (int i = 0; i < PQntuples(rules.get()); ++i) {
@@ -167,7 +171,8 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       ASSIGN_OR_RETURN(rule.policy, d::ParsePrizePolicy(pg::Value(r, i, 3)));
       rule.bps = static_cast<uint32_t>(std::stoul(std::string(pg::Value(r, i, 4))));
       if (pg::Value(r, i, 0) == kNilUuid) {
-        if (options.default_players_needed > 0) rule.players_needed = options.default_players_needed;
+        if (options.default_players_needed > 0)
+          rule.players_needed = options.default_players_needed;
         default_rule = rule;
       } else {
         rule_by_game[gid] = rule;
@@ -179,11 +184,12 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
 
     ASSIGN_OR_RETURN(pg::ResultPtr open,
                      pg::Exec(conn,
-                              "SELECT id, game_id, players_needed, player_count, entry_count, draw_mode, prize_policy, "
+                              "SELECT id, game_id, players_needed, player_count, entry_count, "
+                              "draw_mode, prize_policy, "
                               "prize_bps, server_seed FROM lottery "
                               "WHERE game_id = ANY($1::uuid[]) AND status = 'in_waiting'",
                               {pg::Param::Text(game_ids_text)}));
-    std::deque<PlanLottery> lotteries;       // stable addresses
+    std::deque<PlanLottery> lotteries;        // stable addresses
     std::map<d::Uuid, PlanLottery*> current;  // game -> its open lottery
     std::map<d::Uuid, PlanLottery*> by_id;
     ArrayLiteral open_ids;
@@ -199,7 +205,8 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       ASSIGN_OR_RETURN(l.rule.policy, d::ParsePrizePolicy(pg::Value(r, i, 6)));
       l.rule.bps = static_cast<uint32_t>(std::stoul(std::string(pg::Value(r, i, 7))));
       ASSIGN_OR_RETURN(std::string seed, pg::DecodeByteaHex(pg::Value(r, i, 8)));
-      if (seed.size() != l.seed.size()) return absl::DataLossError("lottery.server_seed is not 32 bytes");
+      if (seed.size() != l.seed.size())
+        return absl::DataLossError("lottery.server_seed is not 32 bytes");
       std::copy(seed.begin(), seed.end(), l.seed.begin());
       open_ids.AddUuid(l.id);
       current[l.game_id] = &l;
@@ -220,10 +227,11 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       }
     }
     // Started lotteries of these games left undrawn (older version, failed draw).
-    ASSIGN_OR_RETURN(pg::ResultPtr leftover,
-                     pg::Exec(conn,
-                              "SELECT id FROM lottery WHERE status = 'started' AND game_id = ANY($1::uuid[])",
-                              {pg::Param::Text(game_ids_text)}));
+    ASSIGN_OR_RETURN(
+        pg::ResultPtr leftover,
+        pg::Exec(conn,
+                 "SELECT id FROM lottery WHERE status = 'started' AND game_id = ANY($1::uuid[])",
+                 {pg::Param::Text(game_ids_text)}));
     for (int i = 0; i < PQntuples(leftover.get()); ++i) {
       ASSIGN_OR_RETURN(d::Uuid lid, d::ParseUuid(pg::Value(leftover.get(), i, 0)));
       to_draw.push_back(lid);
@@ -267,10 +275,12 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
           ASSIGN_OR_RETURN(l.seed, d::GenerateSeed());
           l.commitment = d::Commitment(l.seed);
           const std::string lid = d::FormatUuid(l.id);
-          ASSIGN_OR_RETURN(OutboxRow row,
-                           internal::EventRow(options, d::BuildLotteryCreated(l.id, l.game_id, l.commitment, l.rule, now),
-                                              d::UuidV5(kDerivedIdNamespace, "lotteryCreated/" + lid), "lottery", lid,
-                                              "lotteryCreated", options.lottery_topic));
+          ASSIGN_OR_RETURN(
+              OutboxRow row,
+              internal::EventRow(options,
+                                 d::BuildLotteryCreated(l.id, l.game_id, l.commitment, l.rule, now),
+                                 d::UuidV5(kDerivedIdNamespace, "lotteryCreated/" + lid), "lottery",
+                                 lid, "lotteryCreated", options.lottery_topic));
           outbox.push_back(std::move(row));
           cur = &l;
           ++result.lotteries_opened;
@@ -283,8 +293,9 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
         if (cur->player_count >= cur->players_needed) {
           cur->started = true;
           ++result.lotteries_started;
-          internal::DrawInput in{cur->id, cur->game_id, cur->rule.mode, cur->rule.policy, cur->rule.bps,
-                                 cur->seed, cur->entries, /*emit_started=*/true};
+          internal::DrawInput in{cur->id,          cur->game_id,         cur->rule.mode,
+                                 cur->rule.policy, cur->rule.bps,        cur->seed,
+                                 cur->entries,     /*emit_started=*/true};
           ASSIGN_OR_RETURN(cur->drawn, internal::DrawInMemory(in, options, outbox, result));
           cur = nullptr;  // the next stake of this game opens the next lottery
         }
@@ -297,7 +308,8 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       return l.drawn.has_value() ? "finished" : l.started ? "started" : "in_waiting";
     };
     ArrayLiteral u_id, u_pc, u_ec, u_st, w_lottery, w_winner;
-    ArrayLiteral n_id, n_game, n_st, n_needed, n_pc, n_ec, n_mode, n_policy, n_bps, n_seed, n_commit;
+    ArrayLiteral n_id, n_game, n_st, n_needed, n_pc, n_ec, n_mode, n_policy, n_bps, n_seed,
+        n_commit;
     ArrayLiteral a_id, a_lottery, a_player, a_sum;
     for (const PlanLottery& l : lotteries) {
       if (!l.changed) continue;
@@ -327,9 +339,10 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       n_mode.Add(d::ToString(l.rule.mode));
       n_policy.Add(d::ToString(l.rule.policy));
       n_bps.Add(static_cast<int64_t>(l.rule.bps));
-      n_seed.AddBytea(std::string_view(reinterpret_cast<const char*>(l.seed.data()), l.seed.size()));
-      n_commit.AddBytea(
-          std::string_view(reinterpret_cast<const char*>(l.commitment.data()), l.commitment.size()));
+      n_seed.AddBytea(
+          std::string_view(reinterpret_cast<const char*>(l.seed.data()), l.seed.size()));
+      n_commit.AddBytea(std::string_view(reinterpret_cast<const char*>(l.commitment.data()),
+                                         l.commitment.size()));
     }
     if (u_id.size() > 0) {
       RETURN_IF_ERROR(pg::ExecCommand(
@@ -337,36 +350,45 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
           "UPDATE lottery l SET player_count = u.pc, entry_count = u.ec, status = u.st, "
           "started_at = CASE WHEN u.st <> 'in_waiting' THEN now() END, "
           "finished_at = CASE WHEN u.st = 'finished' THEN now() END "
-          "FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[]) AS u(id, pc, ec, st) WHERE l.id = u.id",
-          {pg::Param::Text(u_id.Finish()), pg::Param::Text(u_pc.Finish()), pg::Param::Text(u_ec.Finish()),
-           pg::Param::Text(u_st.Finish())}));
+          "FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[]) AS u(id, pc, ec, st) WHERE "
+          "l.id = u.id",
+          {pg::Param::Text(u_id.Finish()), pg::Param::Text(u_pc.Finish()),
+           pg::Param::Text(u_ec.Finish()), pg::Param::Text(u_st.Finish())}));
     }
     if (n_id.size() > 0) {
       RETURN_IF_ERROR(pg::ExecCommand(
           conn,
-          "INSERT INTO lottery (id, game_id, status, players_needed, player_count, entry_count, draw_mode, "
+          "INSERT INTO lottery (id, game_id, status, players_needed, player_count, entry_count, "
+          "draw_mode, "
           "prize_policy, prize_bps, server_seed, commitment, started_at, finished_at) "
-          "SELECT id, g, st, pn, pc, ec, dm, pp, bps, seed, cm, CASE WHEN st <> 'in_waiting' THEN now() END, "
+          "SELECT id, g, st, pn, pc, ec, dm, pp, bps, seed, cm, CASE WHEN st <> 'in_waiting' THEN "
+          "now() END, "
           "CASE WHEN st = 'finished' THEN now() END "
-          "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::int[], $7::text[], "
-          "$8::text[], $9::int[], $10::bytea[], $11::bytea[]) AS u(id, g, st, pn, pc, ec, dm, pp, bps, seed, cm)",
-          {pg::Param::Text(n_id.Finish()), pg::Param::Text(n_game.Finish()), pg::Param::Text(n_st.Finish()),
-           pg::Param::Text(n_needed.Finish()), pg::Param::Text(n_pc.Finish()), pg::Param::Text(n_ec.Finish()),
-           pg::Param::Text(n_mode.Finish()), pg::Param::Text(n_policy.Finish()), pg::Param::Text(n_bps.Finish()),
-           pg::Param::Text(n_seed.Finish()), pg::Param::Text(n_commit.Finish())}));
+          "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::int[], "
+          "$7::text[], "
+          "$8::text[], $9::int[], $10::bytea[], $11::bytea[]) AS u(id, g, st, pn, pc, ec, dm, pp, "
+          "bps, seed, cm)",
+          {pg::Param::Text(n_id.Finish()), pg::Param::Text(n_game.Finish()),
+           pg::Param::Text(n_st.Finish()), pg::Param::Text(n_needed.Finish()),
+           pg::Param::Text(n_pc.Finish()), pg::Param::Text(n_ec.Finish()),
+           pg::Param::Text(n_mode.Finish()), pg::Param::Text(n_policy.Finish()),
+           pg::Param::Text(n_bps.Finish()), pg::Param::Text(n_seed.Finish()),
+           pg::Param::Text(n_commit.Finish())}));
     }
     if (w_lottery.size() > 0) {
       // Stored entries of loaded lotteries drawn here (this batch's entries are inserted final).
       RETURN_IF_ERROR(pg::ExecCommand(
           conn,
-          "UPDATE lottery_entry e SET status = CASE WHEN e.player_id = u.w THEN 'winner' ELSE 'finished' END "
+          "UPDATE lottery_entry e SET status = CASE WHEN e.player_id = u.w THEN 'winner' ELSE "
+          "'finished' END "
           "FROM unnest($1::uuid[], $2::uuid[]) AS u(l, w) WHERE e.lottery_id = u.l",
           {pg::Param::Text(w_lottery.Finish()), pg::Param::Text(w_winner.Finish())}));
     }
     if (!planned.empty()) {
       using B = internal::BinaryArray;
-      B e_id(B::kUuid), e_lottery(B::kUuid), e_player(B::kUuid), e_game(B::kUuid), e_stake(B::kInt8),
-          e_status(B::kText), e_no(B::kInt4), e_topic(B::kText), e_part(B::kInt4), e_off(B::kInt8);
+      B e_id(B::kUuid), e_lottery(B::kUuid), e_player(B::kUuid), e_game(B::kUuid),
+          e_stake(B::kInt8), e_status(B::kText), e_no(B::kInt4), e_topic(B::kText),
+          e_part(B::kInt4), e_off(B::kInt8);
       for (const PlannedEntry& pe : planned) {
         const PlanLottery& l = *pe.lottery;
         const Stake& st = pe.item->stake;
@@ -375,9 +397,10 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
         e_player.AddUuid(st.player_id);
         e_game.AddUuid(st.game_id);
         e_stake.AddInt8(st.stake_minor);
-        e_status.AddBytes(l.drawn.has_value() ? (l.drawn->winner == st.player_id ? "winner" : "finished")
-                          : l.started         ? "started"
-                                              : "in_waiting");
+        e_status.AddBytes(l.drawn.has_value()
+                              ? (l.drawn->winner == st.player_id ? "winner" : "finished")
+                          : l.started ? "started"
+                                      : "in_waiting");
         e_no.AddInt4(pe.entry_no);
         e_topic.AddBytes(pe.item->msg->topic);
         e_part.AddInt4(pe.item->msg->partition);
@@ -386,29 +409,33 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       ASSIGN_OR_RETURN(
           pg::ResultPtr inserted,
           pg::Exec(conn,
-                   "WITH ins AS (INSERT INTO lottery_entry (id, lottery_id, player_id, game_id, stake, status, "
+                   "WITH ins AS (INSERT INTO lottery_entry (id, lottery_id, player_id, game_id, "
+                   "stake, status, "
                    "entry_no, source_topic, source_partition, source_offset) "
-                   "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::text[], "
-                   "$7::int[], $8::text[], $9::int[], $10::bigint[]) ON CONFLICT (id) DO NOTHING RETURNING 1) "
+                   "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], "
+                   "$5::bigint[], $6::text[], "
+                   "$7::int[], $8::text[], $9::int[], $10::bigint[]) ON CONFLICT (id) DO NOTHING "
+                   "RETURNING 1) "
                    "SELECT count(*) FROM ins",
                    {pg::Param::Bytes(e_id.Finish()), pg::Param::Bytes(e_lottery.Finish()),
                     pg::Param::Bytes(e_player.Finish()), pg::Param::Bytes(e_game.Finish()),
                     pg::Param::Bytes(e_stake.Finish()), pg::Param::Bytes(e_status.Finish()),
                     pg::Param::Bytes(e_no.Finish()), pg::Param::Bytes(e_topic.Finish()),
                     pg::Param::Bytes(e_part.Finish()), pg::Param::Bytes(e_off.Finish())}));
-      if (std::stoll(std::string(pg::Value(inserted.get(), 0, 0))) != static_cast<int64_t>(planned.size())) {
+      if (std::stoll(std::string(pg::Value(inserted.get(), 0, 0))) !=
+          static_cast<int64_t>(planned.size())) {
         // The same event id arrived for another game through another writer meanwhile: the
         // plan's counts are off. Redo: the id is then seen as a duplicate.
         return absl::AbortedError("entry id inserted concurrently under another game; redo");
       }
     }
     if (a_id.size() > 0) {
-      RETURN_IF_ERROR(pg::ExecCommand(
-          conn,
-          "INSERT INTO lottery_award (id, lottery_id, player_id, win_sum) "
-          "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[])",
-          {pg::Param::Text(a_id.Finish()), pg::Param::Text(a_lottery.Finish()), pg::Param::Text(a_player.Finish()),
-           pg::Param::Text(a_sum.Finish())}));
+      RETURN_IF_ERROR(
+          pg::ExecCommand(conn,
+                          "INSERT INTO lottery_award (id, lottery_id, player_id, win_sum) "
+                          "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[])",
+                          {pg::Param::Text(a_id.Finish()), pg::Param::Text(a_lottery.Finish()),
+                           pg::Param::Text(a_player.Finish()), pg::Param::Text(a_sum.Finish())}));
     }
   }
 
@@ -449,13 +476,16 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       outbox.push_back(std::move(row));
       ++result.rejected;
     }
-    RETURN_IF_ERROR(pg::ExecCommand(
-        conn,
-        "INSERT INTO rejected_stake (event_id, raw, reason, source_topic, source_partition, source_offset) "
-        "SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::int[], $6::bigint[]) "
-        "ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING",
-        {pg::Param::Text(r_event.Finish()), pg::Param::Text(r_raw.Finish()), pg::Param::Text(r_reason.Finish()),
-         pg::Param::Text(r_topic.Finish()), pg::Param::Text(r_part.Finish()), pg::Param::Text(r_off.Finish())}));
+    RETURN_IF_ERROR(
+        pg::ExecCommand(conn,
+                        "INSERT INTO rejected_stake (event_id, raw, reason, source_topic, "
+                        "source_partition, source_offset) "
+                        "SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], "
+                        "$5::int[], $6::bigint[]) "
+                        "ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING",
+                        {pg::Param::Text(r_event.Finish()), pg::Param::Text(r_raw.Finish()),
+                         pg::Param::Text(r_reason.Finish()), pg::Param::Text(r_topic.Finish()),
+                         pg::Param::Text(r_part.Finish()), pg::Param::Text(r_off.Finish())}));
   }
   RETURN_IF_ERROR(internal::InsertOutbox(conn, outbox));
 
@@ -466,20 +496,21 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
     o_part.Add(tp.second);
     o_next.Add(next);
   }
-  RETURN_IF_ERROR(pg::ExecCommand(
-      conn,
-      "UPDATE consumer_offset c SET next_offset = u.n, updated_at = now() "
-      "FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n) "
-      "WHERE c.consumer_group = $1 AND c.topic = u.t AND c.partition = u.p",
-      {pg::Param::Text(options.consumer_group), pg::Param::Text(o_topic.Finish()),
-       pg::Param::Text(o_part.Finish()), pg::Param::Text(o_next.Finish())}));
+  RETURN_IF_ERROR(
+      pg::ExecCommand(conn,
+                      "UPDATE consumer_offset c SET next_offset = u.n, updated_at = now() "
+                      "FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n) "
+                      "WHERE c.consumer_group = $1 AND c.topic = u.t AND c.partition = u.p",
+                      {pg::Param::Text(options.consumer_group), pg::Param::Text(o_topic.Finish()),
+                       pg::Param::Text(o_part.Finish()), pg::Param::Text(o_next.Finish())}));
   result.next_offsets = std::move(next_offset);
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<BatchResult> ApplyBatch(PGconn* conn, const BatchInput& input, const IngestOptions& options) {
+absl::StatusOr<BatchResult> ApplyBatch(PGconn* conn, const BatchInput& input,
+                                       const IngestOptions& options) {
   BatchResult result;
   if (input.messages.empty()) return result;
   RETURN_IF_ERROR(pg::ExecCommand(conn, "BEGIN"));
@@ -497,8 +528,9 @@ absl::StatusOr<BatchResult> ApplyBatch(PGconn* conn, const BatchInput& input, co
   return result;
 }
 
-absl::StatusOr<std::map<TopicPartition, int64_t>> ReadOffsets(PGconn* conn, const std::string& consumer_group,
-                                                              const std::vector<TopicPartition>& partitions) {
+absl::StatusOr<std::map<TopicPartition, int64_t>> ReadOffsets(
+    PGconn* conn, const std::string& consumer_group,
+    const std::vector<TopicPartition>& partitions) {
   std::map<TopicPartition, int64_t> out;
   if (partitions.empty()) return out;
   ArrayLiteral topics, parts;
@@ -506,23 +538,28 @@ absl::StatusOr<std::map<TopicPartition, int64_t>> ReadOffsets(PGconn* conn, cons
     topics.Add(t);
     parts.Add(p);
   }
-  ASSIGN_OR_RETURN(pg::ResultPtr rows,
-                   pg::Exec(conn,
-                            "SELECT c.topic, c.partition, c.next_offset FROM consumer_offset c "
-                            "JOIN unnest($2::text[], $3::int[]) AS u(t, p) ON c.topic = u.t AND c.partition = u.p "
-                            "WHERE c.consumer_group = $1",
-                            {pg::Param::Text(consumer_group), pg::Param::Text(topics.Finish()),
-                             pg::Param::Text(parts.Finish())}));
+  ASSIGN_OR_RETURN(
+      pg::ResultPtr rows,
+      pg::Exec(
+          conn,
+          "SELECT c.topic, c.partition, c.next_offset FROM consumer_offset c "
+          "JOIN unnest($2::text[], $3::int[]) AS u(t, p) ON c.topic = u.t AND c.partition = u.p "
+          "WHERE c.consumer_group = $1",
+          {pg::Param::Text(consumer_group), pg::Param::Text(topics.Finish()),
+           pg::Param::Text(parts.Finish())}));
   for (int i = 0; i < PQntuples(rows.get()); ++i) {
-    out[{std::string(pg::Value(rows.get(), i, 0)), std::stoi(std::string(pg::Value(rows.get(), i, 1)))}] =
+    out[{std::string(pg::Value(rows.get(), i, 0)),
+         std::stoi(std::string(pg::Value(rows.get(), i, 1)))}] =
         std::stoll(std::string(pg::Value(rows.get(), i, 2)));
   }
   return out;
 }
 
 absl::StatusOr<int> DrawLeftoverLotteries(PGconn* conn, const IngestOptions& options) {
-  ASSIGN_OR_RETURN(pg::ResultPtr rows,
-                   pg::Exec(conn, "SELECT id, game_id FROM lottery WHERE status = 'started' ORDER BY started_at"));
+  ASSIGN_OR_RETURN(
+      pg::ResultPtr rows,
+      pg::Exec(conn,
+               "SELECT id, game_id FROM lottery WHERE status = 'started' ORDER BY started_at"));
   int finished = 0;
   for (int i = 0; i < PQntuples(rows.get()); ++i) {
     ASSIGN_OR_RETURN(d::Uuid lid, d::ParseUuid(pg::Value(rows.get(), i, 0)));
@@ -530,8 +567,9 @@ absl::StatusOr<int> DrawLeftoverLotteries(PGconn* conn, const IngestOptions& opt
     RETURN_IF_ERROR(pg::ExecCommand(conn, "BEGIN"));
     BatchResult result;
     std::vector<OutboxRow> outbox;
-    absl::Status st = pg::ExecCommand(conn, "SELECT pg_advisory_xact_lock($1::bigint)",
-                                      {pg::Param::Text(std::to_string(internal::GameLockKey(gid)))});
+    absl::Status st =
+        pg::ExecCommand(conn, "SELECT pg_advisory_xact_lock($1::bigint)",
+                        {pg::Param::Text(std::to_string(internal::GameLockKey(gid)))});
     if (st.ok()) st = internal::DrawLotteries(conn, {lid}, {}, options, outbox, result);
     if (st.ok()) st = internal::InsertOutbox(conn, outbox);
     if (st.ok()) st = pg::ExecCommand(conn, "COMMIT");
@@ -545,13 +583,15 @@ absl::StatusOr<int> DrawLeftoverLotteries(PGconn* conn, const IngestOptions& opt
 }
 
 absl::StatusOr<int64_t> PruneOutbox(PGconn* conn, int64_t retention_seconds, int limit) {
-  ASSIGN_OR_RETURN(pg::ResultPtr r,
-                   pg::Exec(conn,
-                            "WITH del AS (DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox "
-                            "WHERE created_at < now() - make_interval(secs => $1::bigint) ORDER BY seq LIMIT $2) "
-                            "RETURNING 1) SELECT count(*) FROM del",
-                            {pg::Param::Text(std::to_string(retention_seconds)),
-                             pg::Param::Text(std::to_string(limit))}));
+  ASSIGN_OR_RETURN(
+      pg::ResultPtr r,
+      pg::Exec(
+          conn,
+          "WITH del AS (DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox "
+          "WHERE created_at < now() - make_interval(secs => $1::bigint) ORDER BY seq LIMIT $2) "
+          "RETURNING 1) SELECT count(*) FROM del",
+          {pg::Param::Text(std::to_string(retention_seconds)),
+           pg::Param::Text(std::to_string(limit))}));
   return std::stoll(std::string(pg::Value(r.get(), 0, 0)));
 }
 

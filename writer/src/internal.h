@@ -43,10 +43,15 @@ class ArrayLiteral {
 // text formatting on our side, no parsing on the server's. One dimension, no NULLs.
 class BinaryArray {
  public:
-  static constexpr uint32_t kBytea = 17, kInt8 = 20, kInt4 = 23, kText = 25, kUuid = 2950, kJsonb = 3802;
+  static constexpr uint32_t kBytea = 17, kInt8 = 20, kInt4 = 23, kText = 25, kUuid = 2950,
+                            kJsonb = 3802;
   explicit BinaryArray(uint32_t element_oid) : oid_(element_oid) {}
-  void AddUuid(const lottery::domain::Uuid& u) { Element(reinterpret_cast<const char*>(u.data()), u.size()); }
-  void AddInt4(int32_t v) { Be(static_cast<uint32_t>(sizeof v)), Be(static_cast<uint32_t>(v)), ++n_; }
+  void AddUuid(const lottery::domain::Uuid& u) {
+    Element(reinterpret_cast<const char*>(u.data()), u.size());
+  }
+  void AddInt4(int32_t v) {
+    Be(static_cast<uint32_t>(sizeof v)), Be(static_cast<uint32_t>(v)), ++n_;
+  }
   void AddInt8(int64_t v) {
     Be(static_cast<uint32_t>(sizeof v)), Be(static_cast<uint32_t>(static_cast<uint64_t>(v) >> 32)),
         Be(static_cast<uint32_t>(v)), ++n_;
@@ -62,7 +67,9 @@ class BinaryArray {
   void Be(uint32_t v) {
     for (int s = 24; s >= 0; s -= 8) data_.push_back(static_cast<char>((v >> s) & 0xff));
   }
-  void Element(const char* p, size_t len) { Be(static_cast<uint32_t>(len)), data_.append(p, len), ++n_; }
+  void Element(const char* p, size_t len) {
+    Be(static_cast<uint32_t>(len)), data_.append(p, len), ++n_;
+  }
   uint32_t oid_;
   std::string data_;
   size_t n_ = 0;
@@ -79,7 +86,8 @@ struct OutboxRow {
 std::string JsonQuote(std::string_view s);
 
 // An outbox row for a protobuf event in the configured format.
-absl::StatusOr<OutboxRow> EventRow(const IngestOptions& options, const google::protobuf::Message& msg,
+absl::StatusOr<OutboxRow> EventRow(const IngestOptions& options,
+                                   const google::protobuf::Message& msg,
                                    const lottery::domain::Uuid& id, std::string aggregatetype,
                                    std::string aggregateid, std::string type, std::string topic);
 
@@ -107,8 +115,10 @@ struct DrawOutput {
 
 // Draws in memory and appends the outbox rows (LotteryStarted if asked, AwardCreated). nullopt
 // when the domain refuses the draw (counted in draw_failures; the lottery stays started).
-absl::StatusOr<std::optional<DrawOutput>> DrawInMemory(const DrawInput& in, const IngestOptions& options,
-                                                       std::vector<OutboxRow>& outbox, BatchResult& result);
+absl::StatusOr<std::optional<DrawOutput>> DrawInMemory(const DrawInput& in,
+                                                       const IngestOptions& options,
+                                                       std::vector<OutboxRow>& outbox,
+                                                       BatchResult& result);
 
 // Draws the given started lotteries inside the caller's transaction: lottery -> finished,
 // entries -> winner/finished, one lottery_award, the AwardCreated outbox row; for lotteries in

@@ -151,7 +151,8 @@ ParseResult ParseStake(const RawMessage& msg, const ParseOptions& options) {
       return Reject("protobuf: cannot parse lottery.v1.StakeCreated", event_id_text);
     }
     if (!pb.has_message()) return Reject("message: missing", event_id_text);
-    if (pb.message().event_type().empty()) return Reject("message.eventType: missing", event_id_text);
+    if (pb.message().event_type().empty())
+      return Reject("message.eventType: missing", event_id_text);
     Fields f{pb.message().event_type(), pb.game().player_id(), pb.game().game_id(),
              pb.game().stake()};
     if (f.event_type == kStakeEventType) {
@@ -163,7 +164,8 @@ ParseResult ParseStake(const RawMessage& msg, const ParseOptions& options) {
     return Finish(f, event_id, event_id_text, options);
   }
   if (!ct.empty() && !absl::StartsWithIgnoreCase(act, "application/json")) {
-    return Reject(absl::StrCat("content-type: unsupported '", Sanitize(ct, 80), "'"), event_id_text);
+    return Reject(absl::StrCat("content-type: unsupported '", Sanitize(ct, 80), "'"),
+                  event_id_text);
   }
 
   // The DOM parser validates the whole document (syntax, UTF-8, trailing content), not only
@@ -184,8 +186,10 @@ ParseResult ParseStake(const RawMessage& msg, const ParseOptions& options) {
   }
   if (f.event_type != kStakeEventType) return Skip{Sanitize(f.event_type, 80)};
   if (auto r = JsonObject(root, "game", "game", game)) return Reject(*r, event_id_text);
-  if (auto r = JsonString(game, "playerId", "game.playerId", f.player_id)) return Reject(*r, event_id_text);
-  if (auto r = JsonString(game, "gameId", "game.gameId", f.game_id)) return Reject(*r, event_id_text);
+  if (auto r = JsonString(game, "playerId", "game.playerId", f.player_id))
+    return Reject(*r, event_id_text);
+  if (auto r = JsonString(game, "gameId", "game.gameId", f.game_id))
+    return Reject(*r, event_id_text);
   if (auto r = JsonString(game, "stake", "game.stake", f.stake)) return Reject(*r, event_id_text);
   return Finish(f, event_id, event_id_text, options);
 }

@@ -29,10 +29,13 @@ RawMessage CopyMessage(const rd_kafka_message_t* m) {
     const char* name;
     const void* value;
     size_t size;
-    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-      out.headers.emplace_back(name, value == nullptr ? std::nullopt
-                                                      : std::optional<std::string>(std::string(
-                                                            static_cast<const char*>(value), size)));
+    for (size_t i = 0;
+         rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      out.headers.emplace_back(name, value == nullptr
+                                         ? std::nullopt
+                                         : std::optional<std::string>(
+                                               std::string(static_cast<const char*>(value), size)));
     }
   }
   return out;
@@ -44,25 +47,35 @@ WriterMetrics::WriterMetrics(lottery::metrics::Registry& r)
     : registry(r),
       consumed(r.AddCounter("lottery_writer_consumed_total", "Kafka records applied (committed)")),
       entries(r.AddCounter("lottery_writer_entries_total", "lottery_entry rows inserted")),
-      duplicates(r.AddCounter("lottery_writer_duplicates_total", "stakes whose event id was already applied")),
-      rejected(r.AddCounter("lottery_writer_rejected_total", "malformed stakes (rejected_stake + DLQ)")),
+      duplicates(r.AddCounter("lottery_writer_duplicates_total",
+                              "stakes whose event id was already applied")),
+      rejected(
+          r.AddCounter("lottery_writer_rejected_total", "malformed stakes (rejected_stake + DLQ)")),
       skipped(r.AddCounter("lottery_writer_skipped_total", "records of another eventType")),
       opened(r.AddCounter("lottery_writer_lotteries_opened_total", "lotteries created")),
-      started(r.AddCounter("lottery_writer_lotteries_started_total", "lotteries filled and started")),
+      started(
+          r.AddCounter("lottery_writer_lotteries_started_total", "lotteries filled and started")),
       finished(r.AddCounter("lottery_writer_lotteries_finished_total", "lotteries drawn")),
       awards(r.AddCounter("lottery_writer_awards_total", "lottery_award rows created")),
-      draw_failures(r.AddCounter("lottery_writer_draw_failures_total", "draws that failed (lottery left started)")),
+      draw_failures(r.AddCounter("lottery_writer_draw_failures_total",
+                                 "draws that failed (lottery left started)")),
       batches(r.AddCounter("lottery_writer_batches_total", "committed batch transactions")),
-      retries(r.AddCounter("lottery_writer_batch_retries_total", "batch transactions redone after an error")),
-      fenced(r.AddCounter("lottery_writer_fenced_total", "partitions re-sought because PostgreSQL held another offset")),
-      pruned(r.AddCounter("lottery_writer_outbox_pruned_total", "outbox rows deleted by retention")),
+      retries(r.AddCounter("lottery_writer_batch_retries_total",
+                           "batch transactions redone after an error")),
+      fenced(r.AddCounter("lottery_writer_fenced_total",
+                          "partitions re-sought because PostgreSQL held another offset")),
+      pruned(
+          r.AddCounter("lottery_writer_outbox_pruned_total", "outbox rows deleted by retention")),
       batch_size(r.AddHistogram("lottery_writer_batch_size", "records per committed batch",
                                 {1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000})),
-      txn_seconds(r.AddHistogram("lottery_writer_transaction_seconds", "batch transaction latency (BEGIN..COMMIT)",
+      txn_seconds(r.AddHistogram("lottery_writer_transaction_seconds",
+                                 "batch transaction latency (BEGIN..COMMIT)",
                                  lottery::metrics::LatencyBuckets())),
-      lag(r.AddGauge("lottery_writer_consumer_lag", "records behind the high watermark, all partitions")) {}
+      lag(r.AddGauge("lottery_writer_consumer_lag",
+                     "records behind the high watermark, all partitions")) {}
 
-Writer::Writer(const WriterConfig& config, IngestOptions options, lottery::metrics::Registry& registry)
+Writer::Writer(const WriterConfig& config, IngestOptions options,
+               lottery::metrics::Registry& registry)
     : config_(config), options_(std::move(options)), metrics_(registry) {}
 
 Writer::~Writer() = default;
@@ -110,8 +123,8 @@ bool Writer::EnsurePg(const std::atomic<bool>* stop) {
   return true;
 }
 
-void Writer::RebalanceCb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
-                         void* opaque) {
+void Writer::RebalanceCb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t* parts, void* opaque) {
   auto* self = static_cast<Writer*>(opaque);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     self->OnAssign(rk, parts);
@@ -123,7 +136,8 @@ void Writer::RebalanceCb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic
 
 void Writer::OnAssign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
   std::vector<TopicPartition> tps;
-  for (int i = 0; i < parts->cnt; ++i) tps.emplace_back(parts->elems[i].topic, parts->elems[i].partition);
+  for (int i = 0; i < parts->cnt; ++i)
+    tps.emplace_back(parts->elems[i].topic, parts->elems[i].partition);
   // PostgreSQL is the source of truth: keep trying until it answers (or we are told to stop,
   // in which case nothing is assigned and nothing is consumed).
   absl::StatusOr<std::map<TopicPartition, int64_t>> stored;
@@ -145,7 +159,8 @@ void Writer::OnAssign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
       position_[tp] = std::nullopt;
     }
     spdlog::info("assigned {}[{}] at {}", tp.first, tp.second,
-                 it != stored->end() ? std::to_string(it->second) : std::string("beginning (no stored offset)"));
+                 it != stored->end() ? std::to_string(it->second)
+                                     : std::string("beginning (no stored offset)"));
   }
   rd_kafka_assign(rk, parts);
   last_activity_ = absl::Now();
@@ -158,7 +173,9 @@ void Writer::OnRevoke(rd_kafka_topic_partition_list_t* parts) {
     spdlog::info("revoked {}[{}]", tp.first, tp.second);
   }
   if (pending_ != nullptr) {
-    std::erase_if(*pending_, [&](const RawMessage& m) { return !position_.count({m.topic, m.partition}); });
+    std::erase_if(*pending_, [&](const RawMessage& m) {
+      return !position_.count({m.topic, m.partition});
+    });
   }
 }
 
@@ -166,7 +183,9 @@ void Writer::Seek(const TopicPartition& tp, int64_t offset) {
   lottery::kafka::TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second)->offset = offset;
   lottery::kafka::ErrorPtr err(rd_kafka_seek_partitions(consumer_.get(), list.get(), 5000));
-  if (err != nullptr) spdlog::warn("seek {}[{}] to {}: {}", tp.first, tp.second, offset, rd_kafka_error_string(err.get()));
+  if (err != nullptr)
+    spdlog::warn("seek {}[{}] to {}: {}", tp.first, tp.second, offset,
+                 rd_kafka_error_string(err.get()));
 }
 
 bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>& stop) {
@@ -183,29 +202,35 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
     batch = std::move(input.messages);
     if (!r.ok()) {
       metrics_.retries.Inc();
-      spdlog::warn("batch of {} records not committed, redoing it: {}", batch.size(), r.status().ToString());
+      spdlog::warn("batch of {} records not committed, redoing it: {}", batch.size(),
+                   r.status().ToString());
       if (r.status().code() == absl::StatusCode::kUnavailable) pg_.reset();
       if (r.status().code() != absl::StatusCode::kAborted) {
         Sleep(backoff_, &stop);
         backoff_ = std::min(backoff_ * 2, kMaxBackoff);
       }
-      if (stop.load() && (pg_ == nullptr || r.status().code() != absl::StatusCode::kAborted)) return false;
+      if (stop.load() && (pg_ == nullptr || r.status().code() != absl::StatusCode::kAborted))
+        return false;
       continue;
     }
     if (!r->fenced.empty()) {
       for (const auto& [tp, stored] : r->fenced) {
-        spdlog::warn("{}[{}]: PostgreSQL holds offset {}, not ours; seeking there", tp.first, tp.second, stored);
+        spdlog::warn("{}[{}]: PostgreSQL holds offset {}, not ours; seeking there", tp.first,
+                     tp.second, stored);
         metrics_.fenced.Inc();
         position_[tp] = stored;
         Seek(tp, stored);
-        std::erase_if(batch, [&](const RawMessage& m) { return m.topic == tp.first && m.partition == tp.second; });
+        std::erase_if(batch, [&](const RawMessage& m) {
+          return m.topic == tp.first && m.partition == tp.second;
+        });
       }
       continue;
     }
     backoff_ = absl::Milliseconds(100);
     last_commit_ = absl::Now();
     metrics_.txn_seconds.Observe(absl::ToDoubleSeconds(last_commit_ - t0));
-    if (commit_ms_.size() < 1'000'000) commit_ms_.push_back(absl::ToDoubleMilliseconds(last_commit_ - t0));
+    if (commit_ms_.size() < 1'000'000)
+      commit_ms_.push_back(absl::ToDoubleMilliseconds(last_commit_ - t0));
     committed_records_ += r->consumed;
     metrics_.batch_size.Observe(static_cast<double>(r->consumed));
     metrics_.batches.Inc();
@@ -219,9 +244,12 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
     metrics_.finished.Inc(r->lotteries_finished);
     metrics_.awards.Inc(r->awards);
     metrics_.draw_failures.Inc(r->draw_failures);
-    spdlog::debug("committed batch: {} records, {} entries, {} duplicates, {} rejected, {} skipped, {} awards",
-                  r->consumed, r->entries, r->duplicates, r->rejected, r->skipped, r->awards);
-    lottery::kafka::TopicPartitionListPtr offsets(rd_kafka_topic_partition_list_new(r->next_offsets.size()));
+    spdlog::debug(
+        "committed batch: {} records, {} entries, {} duplicates, {} rejected, {} skipped, {} "
+        "awards",
+        r->consumed, r->entries, r->duplicates, r->rejected, r->skipped, r->awards);
+    lottery::kafka::TopicPartitionListPtr offsets(
+        rd_kafka_topic_partition_list_new(r->next_offsets.size()));
     for (const auto& [tp, next] : r->next_offsets) {
       position_[tp] = next;
       rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset = next;
@@ -245,8 +273,9 @@ void Writer::UpdateLag() {
     total += lag;
     auto& g = lag_by_partition_[tp.second];
     if (g == nullptr) {
-      g = &metrics_.registry.AddGauge(absl::StrCat("lottery_writer_consumer_lag{partition=\"", tp.second, "\"}"),
-                                      "records behind the high watermark");
+      g = &metrics_.registry.AddGauge(
+          absl::StrCat("lottery_writer_consumer_lag{partition=\"", tp.second, "\"}"),
+          "records behind the high watermark");
     }
     g->Set(static_cast<double>(lag));
   }
@@ -303,17 +332,17 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
   while (!done) {
     // --- Collect a batch: up to batch_size records or batch_linger_ms after the first one.
     absl::Time first = absl::InfiniteFuture();
-    const int64_t limit =
-        config_.max_messages > 0 ? std::min<int64_t>(config_.batch_size, config_.max_messages - total)
-                                 : config_.batch_size;
+    const int64_t limit = config_.max_messages > 0
+                              ? std::min<int64_t>(config_.batch_size, config_.max_messages - total)
+                              : config_.batch_size;
     while (static_cast<int64_t>(batch.size()) < limit && !stop.load()) {
       absl::Duration wait = absl::Milliseconds(100);
       if (!batch.empty()) {
         wait = first + absl::Milliseconds(config_.batch_linger_ms) - absl::Now();
         if (wait <= absl::ZeroDuration()) break;
       }
-      lottery::kafka::MessagePtr m(
-          rd_kafka_consumer_poll(consumer_.get(), static_cast<int>(absl::ToInt64Milliseconds(wait)) + 1));
+      lottery::kafka::MessagePtr m(rd_kafka_consumer_poll(
+          consumer_.get(), static_cast<int>(absl::ToInt64Milliseconds(wait)) + 1));
       if (m == nullptr) {
         if (batch.empty()) break;  // idle: go check stop conditions and housekeeping
         continue;
@@ -326,7 +355,7 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
       }
       TopicPartition tp{rd_kafka_topic_name(m->rkt), m->partition};
       auto pos = position_.find(tp);
-      if (pos == position_.end()) continue;  // not (or no longer) ours
+      if (pos == position_.end()) continue;                               // not (or no longer) ours
       if (pos->second.has_value() && m->offset < *pos->second) continue;  // already applied
       if (batch.empty()) first = absl::Now();
       if (first_consumed_ == absl::InfiniteFuture()) first_consumed_ = absl::Now();
@@ -336,7 +365,8 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
       last_activity_ = absl::Now();
       const int64_t n = static_cast<int64_t>(batch.size());
       if (!CommitBatch(batch, stop)) {
-        spdlog::warn("stopping with an uncommitted batch of {} records (it will be redelivered)", n);
+        spdlog::warn("stopping with an uncommitted batch of {} records (it will be redelivered)",
+                     n);
         break;
       }
       total += n;
@@ -358,10 +388,12 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
   if (committed_records_ > 0) {
     std::sort(commit_ms_.begin(), commit_ms_.end());
     const double secs = std::max(1e-9, absl::ToDoubleSeconds(last_commit_ - first_consumed_));
-    spdlog::info("summary records={} elapsed_s={:.3f} rate_per_s={:.0f} batches={} commit_p50_ms={:.1f} "
-                 "commit_p99_ms={:.1f}",
-                 committed_records_, secs, committed_records_ / secs, commit_ms_.size(),
-                 commit_ms_[commit_ms_.size() / 2], commit_ms_[std::min(commit_ms_.size() - 1, commit_ms_.size() * 99 / 100)]);
+    spdlog::info(
+        "summary records={} elapsed_s={:.3f} rate_per_s={:.0f} batches={} commit_p50_ms={:.1f} "
+        "commit_p99_ms={:.1f}",
+        committed_records_, secs, committed_records_ / secs, commit_ms_.size(),
+        commit_ms_[commit_ms_.size() / 2],
+        commit_ms_[std::min(commit_ms_.size() - 1, commit_ms_.size() * 99 / 100)]);
   }
   spdlog::info("leaving the group after {} records", total);
   ready_ = false;

@@ -51,12 +51,14 @@ Workload MakeWorkload(const std::string& topic, int n, int games, int players) {
     }
     std::string id = NewId();
     if (i % 50 == 49) {
-      w.records.push_back(StakeRecord(topic, id, p[rng() % players], g[rng() % games], "1.234", i % 3));
+      w.records.push_back(
+          StakeRecord(topic, id, p[rng() % players], g[rng() % games], "1.234", i % 3));
       ++w.malformed;
       continue;
     }
     // Explicit partitions: librdkafka's sticky partitioner would put a burst into one partition.
-    OutRecord r = StakeRecord(topic, id, p[rng() % players], g[rng() % games], absl::StrCat(1 + rng() % 500), i % 3);
+    OutRecord r = StakeRecord(topic, id, p[rng() % players], g[rng() % games],
+                              absl::StrCat(1 + rng() % 500), i % 3);
     w.records.push_back(r);
     sent.push_back(r);
     w.valid_ids.insert(id);
@@ -66,14 +68,17 @@ Workload MakeWorkload(const std::string& topic, int n, int games, int players) {
 
 // Every valid event id is exactly one entry, nothing else is.
 void ExpectExactlyOnce(const TestDatabase& db, const Workload& w) {
-  EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery_entry"), static_cast<int64_t>(w.valid_ids.size()));
-  std::string ids = db.Scalar("SELECT string_agg(id::text, ',' ORDER BY id::text) FROM lottery_entry");
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery_entry"),
+            static_cast<int64_t>(w.valid_ids.size()));
+  std::string ids =
+      db.Scalar("SELECT string_agg(id::text, ',' ORDER BY id::text) FROM lottery_entry");
   std::string want;
   for (const std::string& id : w.valid_ids) absl::StrAppend(&want, want.empty() ? "" : ",", id);
   EXPECT_TRUE(ids == want) << "entry ids differ from the valid event ids";
   EXPECT_EQ(Count(db, "SELECT count(*) FROM rejected_stake"), w.malformed);
   EXPECT_EQ(Count(db, "SELECT count(*) FROM outbox WHERE type = 'stakeRejected'"), w.malformed);
-  EXPECT_EQ(Count(db, "SELECT sum(next_offset) FROM consumer_offset"), static_cast<int64_t>(w.records.size()));
+  EXPECT_EQ(Count(db, "SELECT sum(next_offset) FROM consumer_offset"),
+            static_cast<int64_t>(w.records.size()));
 }
 
 TEST(WriterKafka, ExactlyOnceAcrossRepeatedKillNine) {
@@ -86,11 +91,13 @@ TEST(WriterKafka, ExactlyOnceAcrossRepeatedKillNine) {
   int kills = 0;
   for (int round = 0; round < 5; ++round) {
     int64_t before = Count(db, "SELECT count(*) FROM lottery_entry");
-    auto p = testing::StartWriter(db.dsn(), topic, group,
-                                  {"--batch-size", "50", "--batch-linger-ms", "20", "--players-per-lottery", "5"},
-                                  absl::StrCat("kill9_", round));
+    auto p = testing::StartWriter(
+        db.dsn(), topic, group,
+        {"--batch-size", "50", "--batch-linger-ms", "20", "--players-per-lottery", "5"},
+        absl::StrCat("kill9_", round));
     // Let it make progress, then kill it at a random moment of a batch.
-    ASSERT_TRUE(WaitFor([&] { return Count(db, "SELECT count(*) FROM lottery_entry") > before; }, 60s))
+    ASSERT_TRUE(
+        WaitFor([&] { return Count(db, "SELECT count(*) FROM lottery_entry") > before; }, 60s))
         << "writer made no progress in round " << round;
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 400));
     if (!p->Running()) break;
@@ -99,9 +106,10 @@ TEST(WriterKafka, ExactlyOnceAcrossRepeatedKillNine) {
     ++kills;
   }
   EXPECT_GE(kills, 3) << "the workload finished too fast to kill the writer mid-run";
-  auto last = testing::StartWriter(db.dsn(), topic, group,
-                                   {"--batch-size", "500", "--players-per-lottery", "5", "--exit-when-idle", "4000"},
-                                   "kill9_final");
+  auto last = testing::StartWriter(
+      db.dsn(), topic, group,
+      {"--batch-size", "500", "--players-per-lottery", "5", "--exit-when-idle", "4000"},
+      "kill9_final");
   auto code = last->Wait(120s);
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 0);
@@ -116,8 +124,8 @@ TEST(WriterKafka, TwoWritersInOneGroupFillLotteriesExactly) {
   testing::CreateTopic(topic);
   // Few games, so both writers' partitions carry stakes of the same games.
   Workload w = MakeWorkload(topic, 8000, 3, 40);
-  std::vector<std::string> args = {"--batch-size", "40", "--batch-linger-ms", "5", "--players-per-lottery", "4",
-                                   "--exit-when-idle", "5000"};
+  std::vector<std::string> args = {"--batch-size",          "40", "--batch-linger-ms", "5",
+                                   "--players-per-lottery", "4",  "--exit-when-idle",  "5000"};
   auto a = testing::StartWriter(db.dsn(), topic, group, args, "two_a");
   auto b = testing::StartWriter(db.dsn(), topic, group, args, "two_b");
   std::this_thread::sleep_for(3s);  // both in the group before the data arrives
@@ -127,7 +135,8 @@ TEST(WriterKafka, TwoWritersInOneGroupFillLotteriesExactly) {
   EXPECT_EQ(*ca, 0);
   EXPECT_EQ(*cb, 0);
   ExpectExactlyOnce(db, w);
-  EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery WHERE status = 'finished' AND player_count <> 4"), 0);
+  EXPECT_EQ(
+      Count(db, "SELECT count(*) FROM lottery WHERE status = 'finished' AND player_count <> 4"), 0);
   EXPECT_LE(Count(db, "SELECT count(*) FROM lottery WHERE status = 'in_waiting'"), 3);
   // Both writers applied batches (the partitions were really shared).
   EXPECT_EQ(Count(db, "SELECT count(DISTINCT partition) FROM consumer_offset"), 3);
@@ -161,13 +170,19 @@ TEST(WriterKafka, EveryMalformedKindIsRejectedWithItsReason) {
       {ev.substr(0, ev.size() - 1) + "}", {}, "game: missing"},
       {ev + R"("game":"x"})", {}, "game: not an object"},
       {ev + R"("game":{"gameId":")" + g + R"(","stake":"1"}})", {}, "game.playerId: missing"},
-      {ev + R"("game":{"playerId":1,"gameId":")" + g + R"(","stake":"1"}})", {}, "game.playerId: not a string"},
+      {ev + R"("game":{"playerId":1,"gameId":")" + g + R"(","stake":"1"}})",
+       {},
+       "game.playerId: not a string"},
       {json("zz", g, "1"), {}, "game.playerId: uuid: length 2, want 36 (8-4-4-4-12 hex)"},
       {json("00000000-0000-0000-0000-000000000000", g, "1"), {}, "game.playerId: nil UUID"},
       {ev + R"("game":{"playerId":")" + pl + R"(","stake":"1"}})", {}, "game.gameId: missing"},
       {json(pl, "{" + g.substr(1), "1"), {}, "game.gameId: uuid: non-hex character at offset 0"},
-      {ev + R"("game":{"playerId":")" + pl + R"(","gameId":")" + g + R"("}})", {}, "game.stake: missing"},
-      {ev + R"("game":{"playerId":")" + pl + R"(","gameId":")" + g + R"(","stake":5}})", {}, "game.stake: not a string"},
+      {ev + R"("game":{"playerId":")" + pl + R"(","gameId":")" + g + R"("}})",
+       {},
+       "game.stake: missing"},
+      {ev + R"("game":{"playerId":")" + pl + R"(","gameId":")" + g + R"(","stake":5}})",
+       {},
+       "game.stake: not a string"},
       {json(pl, g, ""), {}, "game.stake: empty"},
       {json(pl, g, "-1"), {}, "game.stake: negative"},
       {json(pl, g, "0"), {}, "game.stake: zero"},
@@ -175,9 +190,15 @@ TEST(WriterKafka, EveryMalformedKindIsRejectedWithItsReason) {
       {json(pl, g, "2E3"), {}, "game.stake: exponent not allowed"},
       {json(pl, g, "12a"), {}, "game.stake: non-digit character"},
       {json(pl, g, "99999999999"), {}, "game.stake: above the maximum of 1000000000 major units"},
-      {json(pl, g, "1"), {{"uuid", "not-a-uuid"}}, "header uuid: uuid: length 10, want 36 (8-4-4-4-12 hex)"},
-      {json(pl, g, "1"), {{"content-type", "text/plain"}}, "content-type: unsupported 'text/plain'"},
-      {"\x0a\x05\xff", {{"content-type", "application/x-protobuf"}}, "protobuf: cannot parse lottery.v1.StakeCreated"},
+      {json(pl, g, "1"),
+       {{"uuid", "not-a-uuid"}},
+       "header uuid: uuid: length 10, want 36 (8-4-4-4-12 hex)"},
+      {json(pl, g, "1"),
+       {{"content-type", "text/plain"}},
+       "content-type: unsupported 'text/plain'"},
+      {"\x0a\x05\xff",
+       {{"content-type", "application/x-protobuf"}},
+       "protobuf: cannot parse lottery.v1.StakeCreated"},
   };
   ASSERT_GE(kinds.size(), 20u);
   std::vector<OutRecord> records;
@@ -201,7 +222,8 @@ TEST(WriterKafka, EveryMalformedKindIsRejectedWithItsReason) {
   }
   add_valid();
   lottery::testing::ProduceAll(records);
-  auto p = testing::StartWriter(db.dsn(), topic, group, {"--players-per-lottery", "100", "--exit-when-idle", "3000"},
+  auto p = testing::StartWriter(db.dsn(), topic, group,
+                                {"--players-per-lottery", "100", "--exit-when-idle", "3000"},
                                 "malformed");
   auto code = p->Wait(60s);
   ASSERT_TRUE(code.has_value());
@@ -209,9 +231,12 @@ TEST(WriterKafka, EveryMalformedKindIsRejectedWithItsReason) {
   EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery_entry"), static_cast<int64_t>(valid.size()));
   for (size_t i = 0; i < kinds.size(); ++i) {
     const int64_t offset = 2 * static_cast<int64_t>(i) + 1;
-    std::string reason = db.Scalar(absl::StrCat("SELECT reason FROM rejected_stake WHERE source_offset = ", offset));
-    std::string dlq = db.Scalar(absl::StrCat("SELECT headers->>'reason' FROM outbox WHERE type = 'stakeRejected' "
-                                             "AND headers->>'source-offset' = '", offset, "'"));
+    std::string reason =
+        db.Scalar(absl::StrCat("SELECT reason FROM rejected_stake WHERE source_offset = ", offset));
+    std::string dlq =
+        db.Scalar(absl::StrCat("SELECT headers->>'reason' FROM outbox WHERE type = 'stakeRejected' "
+                               "AND headers->>'source-offset' = '",
+                               offset, "'"));
     const std::string& want = kinds[i].reason;
     if (!want.empty() && want.back() == '*') {
       EXPECT_THAT(reason, ::testing::StartsWith(want.substr(0, want.size() - 1))) << "kind #" << i;
@@ -219,12 +244,19 @@ TEST(WriterKafka, EveryMalformedKindIsRejectedWithItsReason) {
       EXPECT_EQ(reason, want) << "kind #" << i;
     }
     EXPECT_EQ(dlq, reason) << "kind #" << i;
-    EXPECT_EQ(Count(db, absl::StrCat("SELECT count(*) FROM outbox WHERE type = 'stakeRejected' AND headers->>'source-offset' = '",
-                                     offset, "' AND payload = (SELECT raw FROM rejected_stake WHERE source_offset = ",
-                                     offset, ")")), 1) << "DLQ row does not carry the original bytes, kind #" << i;
+    EXPECT_EQ(
+        Count(db,
+              absl::StrCat("SELECT count(*) FROM outbox WHERE type = 'stakeRejected' AND "
+                           "headers->>'source-offset' = '",
+                           offset,
+                           "' AND payload = (SELECT raw FROM rejected_stake WHERE source_offset = ",
+                           offset, ")")),
+        1)
+        << "DLQ row does not carry the original bytes, kind #" << i;
   }
   EXPECT_EQ(Count(db, "SELECT count(*) FROM rejected_stake"), static_cast<int64_t>(kinds.size()));
-  EXPECT_EQ(Count(db, "SELECT next_offset FROM consumer_offset"), static_cast<int64_t>(records.size()));
+  EXPECT_EQ(Count(db, "SELECT next_offset FROM consumer_offset"),
+            static_cast<int64_t>(records.size()));
 }
 
 TEST(WriterKafka, SigtermFinishesTheBatchAndExitsZero) {
@@ -233,7 +265,8 @@ TEST(WriterKafka, SigtermFinishesTheBatchAndExitsZero) {
   testing::CreateTopic(topic);
   Workload w = MakeWorkload(topic, 30000, 20, 200);
   lottery::testing::ProduceAll(w.records);
-  auto p = testing::StartWriter(db.dsn(), topic, group, {"--batch-size", "100", "--batch-linger-ms", "20"}, "sigterm");
+  auto p = testing::StartWriter(db.dsn(), topic, group,
+                                {"--batch-size", "100", "--batch-linger-ms", "20"}, "sigterm");
   ASSERT_TRUE(WaitFor([&] { return Count(db, "SELECT count(*) FROM lottery_entry") > 0; }, 60s));
   p->Kill(SIGTERM);
   auto t0 = std::chrono::steady_clock::now();
@@ -244,13 +277,18 @@ TEST(WriterKafka, SigtermFinishesTheBatchAndExitsZero) {
   // Everything consumed so far is committed, consistently: the stored offsets cover exactly the
   // records that were applied.
   int64_t offsets = Count(db, "SELECT sum(next_offset) FROM consumer_offset");
-  int64_t applied = Count(db, "SELECT count(*) FROM lottery_entry") + Count(db, "SELECT count(*) FROM rejected_stake");
+  int64_t applied = Count(db, "SELECT count(*) FROM lottery_entry") +
+                    Count(db, "SELECT count(*) FROM rejected_stake");
   EXPECT_LT(offsets, static_cast<int64_t>(w.records.size())) << "stopped too late to test anything";
   // Duplicates are applied as no-ops, so applied <= offsets; the rest are the duplicates seen.
   EXPECT_LE(applied, offsets);
   EXPECT_GE(applied, offsets * 8 / 10);
-  EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery_entry e JOIN consumer_offset c ON c.topic = e.source_topic "
-                      "AND c.partition = e.source_partition WHERE e.source_offset >= c.next_offset"), 0)
+  EXPECT_EQ(
+      Count(
+          db,
+          "SELECT count(*) FROM lottery_entry e JOIN consumer_offset c ON c.topic = e.source_topic "
+          "AND c.partition = e.source_partition WHERE e.source_offset >= c.next_offset"),
+      0)
       << "an entry beyond the committed offset";
   ExpectInvariants(db);
 }
@@ -268,18 +306,29 @@ TEST(WriterKafka, MetricsHealthAndReadiness) {
   const std::string game = NewId();
   std::vector<OutRecord> records;
   for (int i = 0; i < 20; ++i) records.push_back(StakeRecord(topic, NewId(), NewId(), game, "1"));
-  records.push_back(records[0]);                                            // a duplicate
-  records.push_back(StakeRecord(topic, NewId(), "bad", game, "1"));         // a rejection
+  records.push_back(records[0]);                                     // a duplicate
+  records.push_back(StakeRecord(topic, NewId(), "bad", game, "1"));  // a rejection
   records.push_back(StakeRecord(topic, NewId(), NewId(), game, "1"));
   records.back().value = R"({"message":{"eventType":"player.other"}})";  // a skip
   lottery::testing::ProduceAll(records);
   const int port = 30000 + getpid() % 20000;
-  auto p = testing::StartWriter(db.dsn(), topic, group,
-                                {"--metrics-addr", absl::StrCat("127.0.0.1:", port), "--players-per-lottery", "10"},
-                                "metrics");
+  auto p = testing::StartWriter(
+      db.dsn(), topic, group,
+      {"--metrics-addr", absl::StrCat("127.0.0.1:", port), "--players-per-lottery", "10"},
+      "metrics");
   httplib::Client http("127.0.0.1", port);
-  ASSERT_TRUE(WaitFor([&] { auto r = http.Get("/healthz"); return r && r->status == 200; }, 20s));
-  ASSERT_TRUE(WaitFor([&] { auto r = http.Get("/readyz"); return r && r->status == 200; }, 20s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = http.Get("/healthz");
+        return r && r->status == 200;
+      },
+      20s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = http.Get("/readyz");
+        return r && r->status == 200;
+      },
+      20s));
   auto metric = [&](const std::string& name) -> std::string {
     auto r = http.Get("/metrics");
     if (!r) return "";

@@ -39,12 +39,13 @@ TEST(WriterFaults, PostgresRestartedUnderLoad) {
   for (int i = 0; i < 8000; ++i) {
     std::string id = testing::NewId();
     ids.insert(id);
-    records.push_back(testing::StakeRecord(topic, id, players[(i * 7) % 50], games[i % 10], "2.5", i % 3));
+    records.push_back(
+        testing::StakeRecord(topic, id, players[(i * 7) % 50], games[i % 10], "2.5", i % 3));
   }
   lottery::testing::ProduceAll(records);
   auto p = testing::StartWriter(db.dsn(), topic, group,
-                                {"--batch-size", "100", "--batch-linger-ms", "10", "--players-per-lottery", "5",
-                                 "--exit-when-idle", "5000"},
+                                {"--batch-size", "100", "--batch-linger-ms", "10",
+                                 "--players-per-lottery", "5", "--exit-when-idle", "5000"},
                                 "pg_restart");
   ASSERT_TRUE(WaitFor([&] { return Count(db, "SELECT count(*) FROM lottery_entry") > 300; }, 60s));
   ASSERT_EQ(Stack("pg-stop"), 0);
@@ -55,7 +56,8 @@ TEST(WriterFaults, PostgresRestartedUnderLoad) {
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 0);
   EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery_entry"), static_cast<int64_t>(ids.size()));
-  EXPECT_EQ(Count(db, "SELECT sum(next_offset) FROM consumer_offset"), static_cast<int64_t>(records.size()));
+  EXPECT_EQ(Count(db, "SELECT sum(next_offset) FROM consumer_offset"),
+            static_cast<int64_t>(records.size()));
   testing::ExpectInvariants(db);
 }
 

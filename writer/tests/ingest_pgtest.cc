@@ -1,8 +1,6 @@
 // The ingest transaction against a real PostgreSQL (no Kafka): lotteries fill with exactly N
 // distinct players, start, are drawn with a verifiable proof; duplicates, rejections, fencing
 // and the draw of a lottery left started.
-#include "lottery/writer/ingest.h"
-
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -10,6 +8,7 @@
 #include "lottery/domain/draw.h"
 #include "lottery/domain/hex.h"
 #include "lottery/testing/stack.h"
+#include "lottery/writer/ingest.h"
 #include "writer_test_util.h"
 
 namespace lottery::writer {
@@ -58,10 +57,11 @@ TEST(Ingest, FillsStartsAndDrawsInOneTransaction) {
   std::vector<std::string> p;
   for (int i = 0; i < 6; ++i) p.push_back(NewId());
   // Game 1: A B A C | D E F  (N = 3): two lotteries started and drawn. Game 2: one open.
-  std::vector<RawMessage> msgs = {Stake(0, 0, NewId(), p[0], g1), Stake(0, 1, NewId(), p[1], g1, "5.5"),
-                                  Stake(1, 0, NewId(), p[0], g1, "7"), Stake(1, 1, NewId(), p[2], g1),
-                                  Stake(2, 0, NewId(), p[3], g2), Stake(2, 1, NewId(), p[3], g1),
-                                  Stake(2, 2, NewId(), p[4], g1), Stake(2, 3, NewId(), p[5], g1)};
+  std::vector<RawMessage> msgs = {
+      Stake(0, 0, NewId(), p[0], g1),      Stake(0, 1, NewId(), p[1], g1, "5.5"),
+      Stake(1, 0, NewId(), p[0], g1, "7"), Stake(1, 1, NewId(), p[2], g1),
+      Stake(2, 0, NewId(), p[3], g2),      Stake(2, 1, NewId(), p[3], g1),
+      Stake(2, 2, NewId(), p[4], g1),      Stake(2, 3, NewId(), p[5], g1)};
   BatchResult r = Apply(conn.get(), msgs, Options(3));
   EXPECT_TRUE(r.committed);
   EXPECT_EQ(r.entries, 8u);
@@ -70,11 +70,15 @@ TEST(Ingest, FillsStartsAndDrawsInOneTransaction) {
   EXPECT_EQ(r.lotteries_finished, 2u);
   EXPECT_EQ(r.awards, 2u);
   EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery WHERE status = 'finished'"), 2);
-  EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery WHERE status = 'in_waiting' AND game_id = '" + g2 + "'"), 1);
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery WHERE status = 'in_waiting' AND game_id = '" +
+                          g2 + "'"),
+            1);
   // The first lottery holds the first four stakes in consumption order (entry_no 1..4).
-  EXPECT_EQ(db.Scalar("SELECT string_agg(player_id::text, ',' ORDER BY entry_no) FROM lottery_entry e "
-                      "JOIN lottery l ON l.id = e.lottery_id WHERE l.game_id = '" + g1 + "' AND l.entry_count = 4"),
-            absl::StrCat(p[0], ",", p[1], ",", p[0], ",", p[2]));
+  EXPECT_EQ(
+      db.Scalar("SELECT string_agg(player_id::text, ',' ORDER BY entry_no) FROM lottery_entry e "
+                "JOIN lottery l ON l.id = e.lottery_id WHERE l.game_id = '" +
+                g1 + "' AND l.entry_count = 4"),
+      absl::StrCat(p[0], ",", p[1], ",", p[0], ",", p[2]));
   EXPECT_EQ(Count(db, "SELECT next_offset FROM consumer_offset WHERE partition = 2"), 4);
   EXPECT_EQ(Count(db, "SELECT next_offset FROM consumer_offset WHERE partition = 0"), 2);
   ExpectInvariants(db);
@@ -84,8 +88,9 @@ TEST(Ingest, DuplicatesWithinAndAcrossBatchesBecomeOneEntry) {
   TestDatabase db("wi");
   auto conn = db.Connect();
   std::string g = NewId(), e1 = NewId(), e2 = NewId(), pl = NewId();
-  BatchResult a = Apply(conn.get(), {Stake(0, 0, e1, pl, g), Stake(1, 0, e1, pl, g), Stake(0, 1, e2, pl, g)},
-                        Options(3));
+  BatchResult a =
+      Apply(conn.get(), {Stake(0, 0, e1, pl, g), Stake(1, 0, e1, pl, g), Stake(0, 1, e2, pl, g)},
+            Options(3));
   EXPECT_EQ(a.entries, 2u);
   EXPECT_EQ(a.duplicates, 1u);
   BatchResult b = Apply(conn.get(), {Stake(0, 2, e1, pl, g), Stake(1, 1, e2, pl, g)}, Options(3),
@@ -111,10 +116,15 @@ TEST(Ingest, RejectionsAndSkipsAdvanceTheOffsetWithDlqRows) {
   EXPECT_EQ(r.entries, 1u);
   EXPECT_EQ(db.Scalar("SELECT reason FROM rejected_stake"), "game.stake: negative");
   EXPECT_EQ(db.Scalar("SELECT convert_from(raw, 'UTF8') FROM rejected_stake"), bad.value);
-  EXPECT_EQ(db.Scalar("SELECT headers->>'reason' FROM outbox WHERE type = 'stakeRejected'"), "game.stake: negative");
-  EXPECT_EQ(db.Scalar("SELECT headers->>'source-offset' FROM outbox WHERE type = 'stakeRejected'"), "0");
-  EXPECT_EQ(db.Scalar("SELECT topic FROM outbox WHERE type = 'stakeRejected'"), "player.v1.staked.dlq");
-  EXPECT_EQ(db.Scalar("SELECT convert_from(payload, 'UTF8') FROM outbox WHERE type = 'stakeRejected'"), bad.value);
+  EXPECT_EQ(db.Scalar("SELECT headers->>'reason' FROM outbox WHERE type = 'stakeRejected'"),
+            "game.stake: negative");
+  EXPECT_EQ(db.Scalar("SELECT headers->>'source-offset' FROM outbox WHERE type = 'stakeRejected'"),
+            "0");
+  EXPECT_EQ(db.Scalar("SELECT topic FROM outbox WHERE type = 'stakeRejected'"),
+            "player.v1.staked.dlq");
+  EXPECT_EQ(
+      db.Scalar("SELECT convert_from(payload, 'UTF8') FROM outbox WHERE type = 'stakeRejected'"),
+      bad.value);
   EXPECT_EQ(Count(db, "SELECT next_offset FROM consumer_offset"), 3);
 }
 
@@ -146,32 +156,46 @@ TEST(Ingest, LotteryLeftStartedIsDrawnWithItsStoredSeed) {
   ASSERT_TRUE(seed.ok());
   std::string lid = NewId(), gid = NewId();
   std::vector<lottery::domain::Entry> entries;
-  ASSERT_TRUE(pg::ExecCommand(conn.get(), absl::StrCat(
-      "INSERT INTO lottery (id, game_id, status, players_needed, player_count, entry_count, draw_mode, prize_policy, "
-      "prize_bps, server_seed, commitment, started_at) VALUES ('", lid, "', '", gid, "', 'started', 4, 4, 5, "
-      "'stake_weighted', 'pot', 2500, '\\x", lottery::domain::ToHex(*seed), "', '\\x",
-      lottery::domain::ToHex(lottery::domain::Commitment(*seed)), "', now())")).ok());
+  ASSERT_TRUE(
+      pg::ExecCommand(
+          conn.get(),
+          absl::StrCat("INSERT INTO lottery (id, game_id, status, players_needed, player_count, "
+                       "entry_count, draw_mode, prize_policy, "
+                       "prize_bps, server_seed, commitment, started_at) VALUES ('",
+                       lid, "', '", gid,
+                       "', 'started', 4, 4, 5, "
+                       "'stake_weighted', 'pot', 2500, '\\x",
+                       lottery::domain::ToHex(*seed), "', '\\x",
+                       lottery::domain::ToHex(lottery::domain::Commitment(*seed)), "', now())"))
+          .ok());
   std::vector<std::string> players = {NewId(), NewId(), NewId(), NewId(), NewId()};
   players[4] = players[1];
   for (int i = 0; i < 5; ++i) {
     int64_t stake = 100 * (i + 1);
-    ASSERT_TRUE(pg::ExecCommand(conn.get(), absl::StrCat(
-        "INSERT INTO lottery_entry (id, lottery_id, player_id, game_id, stake, status, entry_no, source_topic, "
-        "source_partition, source_offset) VALUES ('", NewId(), "', '", lid, "', '", players[i], "', '", gid, "', ",
-        stake, ", 'started', ", i + 1, ", 't', 0, ", i, ")")).ok());
+    ASSERT_TRUE(
+        pg::ExecCommand(conn.get(),
+                        absl::StrCat("INSERT INTO lottery_entry (id, lottery_id, player_id, "
+                                     "game_id, stake, status, entry_no, source_topic, "
+                                     "source_partition, source_offset) VALUES ('",
+                                     NewId(), "', '", lid, "', '", players[i], "', '", gid, "', ",
+                                     stake, ", 'started', ", i + 1, ", 't', 0, ", i, ")"))
+            .ok());
     entries.push_back({*lottery::domain::ParseUuid(players[i]), stake});
   }
   auto n = DrawLeftoverLotteries(conn.get(), Options(4));
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 1);
   // Independent recomputation of the draw from the entries and the seed.
-  auto parts = lottery::domain::ParticipantsFromEntries(lottery::domain::DrawMode::kStakeWeighted, entries);
+  auto parts =
+      lottery::domain::ParticipantsFromEntries(lottery::domain::DrawMode::kStakeWeighted, entries);
   ASSERT_TRUE(parts.ok());
   auto res = lottery::domain::Draw(*lottery::domain::ParseUuid(lid), *seed, *parts);
   ASSERT_TRUE(res.ok());
   const auto& winner = (*parts)[res->winner_index];
-  EXPECT_EQ(db.Scalar("SELECT player_id FROM lottery_award"), lottery::domain::FormatUuid(winner.player_id));
-  EXPECT_EQ(Count(db, "SELECT win_sum FROM lottery_award"), (100 + 200 + 300 + 400 + 500) * 2500 / 10000);
+  EXPECT_EQ(db.Scalar("SELECT player_id FROM lottery_award"),
+            lottery::domain::FormatUuid(winner.player_id));
+  EXPECT_EQ(Count(db, "SELECT win_sum FROM lottery_award"),
+            (100 + 200 + 300 + 400 + 500) * 2500 / 10000);
   EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery_entry WHERE status = 'winner'"),
             winner.player_id == *lottery::domain::ParseUuid(players[1]) ? 2 : 1);
   EXPECT_EQ(*DrawLeftoverLotteries(conn.get(), Options(4)), 0);
@@ -187,8 +211,10 @@ TEST(Ingest, JsonEventFormat) {
   Apply(conn.get(), {Stake(0, 0, NewId(), NewId(), g), Stake(0, 1, NewId(), NewId(), g)}, o);
   EXPECT_EQ(db.Scalar("SELECT content_type FROM outbox WHERE type = 'lotteryAwardCreated'"),
             "application/json; messageType=lottery.v1.AwardCreated");
-  EXPECT_EQ(db.Scalar("SELECT (convert_from(payload, 'UTF8')::jsonb)->'proof'->>'algorithm' FROM outbox "
-                      "WHERE type = 'lotteryAwardCreated'"), "lottery-draw/v1");
+  EXPECT_EQ(
+      db.Scalar("SELECT (convert_from(payload, 'UTF8')::jsonb)->'proof'->>'algorithm' FROM outbox "
+                "WHERE type = 'lotteryAwardCreated'"),
+      "lottery-draw/v1");
 }
 
 }  // namespace

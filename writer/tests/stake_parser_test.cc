@@ -56,7 +56,8 @@ TEST(StakeParser, ValidProtobuf) {
   pb.mutable_game()->set_game_id(kGame);
   pb.mutable_game()->set_stake("0.5");
   RawMessage m = Msg(pb.SerializeAsString());
-  m.headers.push_back({"content-type", "application/x-protobuf; messageType=lottery.v1.StakeCreated"});
+  m.headers.push_back(
+      {"content-type", "application/x-protobuf; messageType=lottery.v1.StakeCreated"});
   ParseResult r = ParseStake(m);
   ASSERT_TRUE(std::holds_alternative<Stake>(r));
   EXPECT_EQ(std::get<Stake>(r).stake_minor, 50);
@@ -95,7 +96,8 @@ std::vector<Case> MalformedCases() {
   tomb.value_is_null = true;
   c.push_back({"empty_value", Msg(""), "value: empty"});
   c.push_back({"tombstone", tomb, "value: null (tombstone)"});
-  c.push_back({"oversized", Msg(std::string(kMaxValueBytes + 1, ' ')), "value: oversized, 65537 bytes > 65536"});
+  c.push_back({"oversized", Msg(std::string(kMaxValueBytes + 1, ' ')),
+               "value: oversized, 65537 bytes > 65536"});
   c.push_back({"bad_json", Msg(R"({"message":{"eventType":"player.stakeCreated"},)"), "json: "});
   c.push_back({"trailing_garbage", Msg(Json(kPlayer, kGame, "1") + "x"), "json: "});
   c.push_back({"invalid_utf8", Msg(Json(kPlayer, kGame, "1").replace(2, 1, "\xff")), "json: "});
@@ -103,35 +105,71 @@ std::vector<Case> MalformedCases() {
   c.push_back({"missing_message", Msg(R"({"game":{}})"), "message: missing"});
   c.push_back({"message_not_object", Msg(R"({"message":"x"})"), "message: not an object"});
   c.push_back({"missing_event_type", Msg(R"({"message":{}})"), "message.eventType: missing"});
-  c.push_back({"event_type_not_string", Msg(R"({"message":{"eventType":7}})"), "message.eventType: not a string"});
-  c.push_back({"missing_game", Msg(R"({"message":{"eventType":"player.stakeCreated"}})"), "game: missing"});
-  c.push_back({"game_not_object", Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":[]})"), "game: not an object"});
-  c.push_back({"missing_player_id", Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{"gameId":"x","stake":"1"}})"), "game.playerId: missing"});
-  c.push_back({"player_id_not_string", Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":5,"gameId":"x","stake":"1"}})"), "game.playerId: not a string"});
-  c.push_back({"player_id_null", Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":null,"gameId":"x","stake":"1"}})"), "game.playerId: null"});
-  c.push_back({"bad_player_uuid", Msg(Json("not-a-uuid", kGame, "1")), "game.playerId: uuid: length 10, want 36 (8-4-4-4-12 hex)"});
-  c.push_back({"nil_player_uuid", Msg(Json("00000000-0000-0000-0000-000000000000", kGame, "1")), "game.playerId: nil UUID"});
-  c.push_back({"missing_game_id", Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":"0b9d6a3e-1f2c-4c55-9a1e-2f0c3d4e5f60","stake":"1"}})"), "game.gameId: missing"});
-  c.push_back({"bad_game_uuid", Msg(Json(kPlayer, "7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5g", "1")), "game.gameId: uuid: non-hex character at offset 35"});
-  c.push_back({"missing_stake", Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":"0b9d6a3e-1f2c-4c55-9a1e-2f0c3d4e5f60","gameId":"7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5e"}})"), "game.stake: missing"});
-  c.push_back({"stake_not_string", Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":"0b9d6a3e-1f2c-4c55-9a1e-2f0c3d4e5f60","gameId":"7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5e","stake":12}})"), "game.stake: not a string"});
+  c.push_back({"event_type_not_string", Msg(R"({"message":{"eventType":7}})"),
+               "message.eventType: not a string"});
+  c.push_back(
+      {"missing_game", Msg(R"({"message":{"eventType":"player.stakeCreated"}})"), "game: missing"});
+  c.push_back({"game_not_object",
+               Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":[]})"),
+               "game: not an object"});
+  c.push_back(
+      {"missing_player_id",
+       Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{"gameId":"x","stake":"1"}})"),
+       "game.playerId: missing"});
+  c.push_back(
+      {"player_id_not_string",
+       Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":5,"gameId":"x","stake":"1"}})"),
+       "game.playerId: not a string"});
+  c.push_back(
+      {"player_id_null",
+       Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":null,"gameId":"x","stake":"1"}})"),
+       "game.playerId: null"});
+  c.push_back({"bad_player_uuid", Msg(Json("not-a-uuid", kGame, "1")),
+               "game.playerId: uuid: length 10, want 36 (8-4-4-4-12 hex)"});
+  c.push_back({"nil_player_uuid", Msg(Json("00000000-0000-0000-0000-000000000000", kGame, "1")),
+               "game.playerId: nil UUID"});
+  c.push_back(
+      {"missing_game_id",
+       Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":"0b9d6a3e-1f2c-4c55-9a1e-2f0c3d4e5f60","stake":"1"}})"),
+       "game.gameId: missing"});
+  c.push_back({"bad_game_uuid", Msg(Json(kPlayer, "7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5g", "1")),
+               "game.gameId: uuid: non-hex character at offset 35"});
+  c.push_back(
+      {"missing_stake",
+       Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":"0b9d6a3e-1f2c-4c55-9a1e-2f0c3d4e5f60","gameId":"7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5e"}})"),
+       "game.stake: missing"});
+  c.push_back(
+      {"stake_not_string",
+       Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":"0b9d6a3e-1f2c-4c55-9a1e-2f0c3d4e5f60","gameId":"7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5e","stake":12}})"),
+       "game.stake: not a string"});
   c.push_back({"stake_empty", Msg(Json(kPlayer, kGame, "")), "game.stake: empty"});
   c.push_back({"stake_negative", Msg(Json(kPlayer, kGame, "-5")), "game.stake: negative"});
   c.push_back({"stake_zero", Msg(Json(kPlayer, kGame, "0.00")), "game.stake: zero"});
-  c.push_back({"stake_three_decimals", Msg(Json(kPlayer, kGame, "1.005")), "game.stake: more than two decimal places"});
-  c.push_back({"stake_exponent", Msg(Json(kPlayer, kGame, "1e5")), "game.stake: exponent not allowed"});
-  c.push_back({"stake_not_a_number", Msg(Json(kPlayer, kGame, "abc")), "game.stake: non-digit character"});
-  c.push_back({"stake_whitespace", Msg(Json(kPlayer, kGame, " 1")), "game.stake: surrounding whitespace"});
-  c.push_back({"stake_above_max", Msg(Json(kPlayer, kGame, "1000000001")), "game.stake: above the maximum of 1000000000 major units"});
-  c.push_back({"stake_oversized", Msg(Json(kPlayer, kGame, std::string(40, '9'))), "game.stake: oversized, 40 characters > 32"});
+  c.push_back({"stake_three_decimals", Msg(Json(kPlayer, kGame, "1.005")),
+               "game.stake: more than two decimal places"});
+  c.push_back(
+      {"stake_exponent", Msg(Json(kPlayer, kGame, "1e5")), "game.stake: exponent not allowed"});
+  c.push_back(
+      {"stake_not_a_number", Msg(Json(kPlayer, kGame, "abc")), "game.stake: non-digit character"});
+  c.push_back(
+      {"stake_whitespace", Msg(Json(kPlayer, kGame, " 1")), "game.stake: surrounding whitespace"});
+  c.push_back({"stake_above_max", Msg(Json(kPlayer, kGame, "1000000001")),
+               "game.stake: above the maximum of 1000000000 major units"});
+  c.push_back({"stake_oversized", Msg(Json(kPlayer, kGame, std::string(40, '9'))),
+               "game.stake: oversized, 40 characters > 32"});
   RawMessage bad_uuid_header = Msg(Json(kPlayer, kGame, "1"), false);
   bad_uuid_header.headers.push_back({"uuid", "123"});
-  c.push_back({"bad_uuid_header", bad_uuid_header, "header uuid: uuid: length 3, want 36 (8-4-4-4-12 hex)"});
+  c.push_back({"bad_uuid_header", bad_uuid_header,
+               "header uuid: uuid: length 3, want 36 (8-4-4-4-12 hex)"});
   RawMessage null_uuid_header = Msg(Json(kPlayer, kGame, "1"), false);
   null_uuid_header.headers.push_back({"uuid", std::nullopt});
   c.push_back({"null_uuid_header", null_uuid_header, "header uuid: null value"});
-  c.push_back({"unsupported_content_type", with_header(Msg(Json(kPlayer, kGame, "1")), "content-type", "text/xml"), "content-type: unsupported 'text/xml'"});
-  c.push_back({"bad_protobuf", with_header(Msg("\xff\xff\xff"), "content-type", "application/x-protobuf"), "protobuf: cannot parse lottery.v1.StakeCreated"});
+  c.push_back({"unsupported_content_type",
+               with_header(Msg(Json(kPlayer, kGame, "1")), "content-type", "text/xml"),
+               "content-type: unsupported 'text/xml'"});
+  c.push_back({"bad_protobuf",
+               with_header(Msg("\xff\xff\xff"), "content-type", "application/x-protobuf"),
+               "protobuf: cannot parse lottery.v1.StakeCreated"});
   return c;
 }
 
@@ -169,7 +207,8 @@ TEST(StakeParser, MaxStakeIsConfigurable) {
   ParseOptions opts;
   opts.max_stake_major = 100;
   EXPECT_TRUE(std::holds_alternative<Stake>(ParseStake(Msg(Json(kPlayer, kGame, "100")), opts)));
-  EXPECT_TRUE(std::holds_alternative<Rejection>(ParseStake(Msg(Json(kPlayer, kGame, "100.01")), opts)));
+  EXPECT_TRUE(
+      std::holds_alternative<Rejection>(ParseStake(Msg(Json(kPlayer, kGame, "100.01")), opts)));
 }
 
 }  // namespace

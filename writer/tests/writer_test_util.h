@@ -24,7 +24,8 @@ lottery::testing::OutRecord StakeRecord(const std::string& topic, const std::str
 void CreateTopic(const std::string& topic, int partitions = 3);
 
 // Starts lottery-writer against `db_dsn` / `topic` / `group` with extra flags.
-std::unique_ptr<lottery::testing::Process> StartWriter(const std::string& db_dsn, const std::string& topic,
+std::unique_ptr<lottery::testing::Process> StartWriter(const std::string& db_dsn,
+                                                       const std::string& topic,
                                                        const std::string& group,
                                                        const std::vector<std::string>& extra_args,
                                                        const std::string& log_name);

@@ -29,9 +29,8 @@ inline constexpr std::string_view kStakeEventType = "player.stakeCreated";
 // Values above this are rejected before any parsing ("oversized").
 inline constexpr size_t kMaxValueBytes = 64 * 1024;
 // Namespace of derived ids, ids of DLQ/outbox rows and awards (fixed forever: ids must repeat).
-inline constexpr lottery::domain::Uuid kDerivedIdNamespace = {0x6c, 0x6f, 0x74, 0x74, 0x65, 0x72,
-                                                              0x79, 0x2d, 0x81, 0x72, 0x69, 0x74,
-                                                              0x65, 0x72, 0x2d, 0x31};
+inline constexpr lottery::domain::Uuid kDerivedIdNamespace = {
+    0x6c, 0x6f, 0x74, 0x74, 0x65, 0x72, 0x79, 0x2d, 0x81, 0x72, 0x69, 0x74, 0x65, 0x72, 0x2d, 0x31};
 
 // One consumed Kafka record, copied out of librdkafka (so the batch outlives the message).
 struct RawMessage {

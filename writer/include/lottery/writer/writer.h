@@ -34,7 +34,7 @@ struct WriterMetrics {
   lottery::metrics::Counter &opened, &started, &finished, &awards, &draw_failures;
   lottery::metrics::Counter &batches, &retries, &fenced, &pruned;
   lottery::metrics::Histogram &batch_size, &txn_seconds;
-  lottery::metrics::Gauge &lag;
+  lottery::metrics::Gauge& lag;
 };
 
 class Writer {
@@ -53,8 +53,8 @@ class Writer {
 
  private:
   Writer(const WriterConfig& config, IngestOptions options, lottery::metrics::Registry& registry);
-  static void RebalanceCb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
-                          void* opaque);
+  static void RebalanceCb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* parts, void* opaque);
   void OnAssign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts);
   void OnRevoke(rd_kafka_topic_partition_list_t* parts);
   // Connects (with backoff) unless connected; false when `stop` was set first.
