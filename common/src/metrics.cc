@@ -157,11 +157,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   s->impl_->server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
-  s->impl_->server.Get("/readyz", [ready = std::move(ready)](const httplib::Request&, httplib::Response& res) {
-    bool ok = ready ? ready() : true;
-    res.status = ok ? 200 : 503;
-    res.set_content(ok ? "ready\n" : "not ready\n", "text/plain");
-  });
+  s->impl_->server.Get("/readyz",
+                       [ready = std::move(ready)](const httplib::Request&, httplib::Response& res) {
+                         bool ok = ready ? ready() : true;
+                         res.status = ok ? 200 : 503;
+                         res.set_content(ok ? "ready\n" : "not ready\n", "text/plain");
+                       });
   if (port == 0) {
     port = s->impl_->server.bind_to_any_port(host.c_str());
     if (port < 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", address));

@@ -136,6 +136,7 @@ void Writer::RebalanceCb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 
 void Writer::OnAssign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
   std::vector<TopicPartition> tps;
+  tps.reserve(parts->cnt);
   for (int i = 0; i < parts->cnt; ++i)
     tps.emplace_back(parts->elems[i].topic, parts->elems[i].partition);
   // PostgreSQL is the source of truth: keep trying until it answers (or we are told to stop,
@@ -220,8 +221,10 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
         metrics_.fenced.Inc();
         position_[tp] = stored;
         Seek(tp, stored);
+        // A named copy: lambdas capturing structured bindings need clang >= 16.
+        const TopicPartition& fenced_tp = tp;
         std::erase_if(batch, [&](const RawMessage& m) {
-          return m.topic == tp.first && m.partition == tp.second;
+          return m.topic == fenced_tp.first && m.partition == fenced_tp.second;
         });
       }
       continue;
