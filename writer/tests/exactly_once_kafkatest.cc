@@ -311,7 +311,7 @@ TEST(WriterKafka, MetricsHealthAndReadiness) {
   records.push_back(StakeRecord(topic, NewId(), NewId(), game, "1"));
   records.back().value = R"({"message":{"eventType":"player.other"}})";  // a skip
   lottery::testing::ProduceAll(records);
-  const int port = 30000 + getpid() % 20000;
+  const int port = lottery::testing::FreePort();  // a fixed guess collided with a busy port in CI
   auto p = testing::StartWriter(
       db.dsn(), topic, group,
       {"--metrics-addr", absl::StrCat("127.0.0.1:", port), "--players-per-lottery", "10"},

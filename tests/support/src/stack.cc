@@ -1,7 +1,10 @@
 #include "lottery/testing/stack.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -268,6 +271,24 @@ void Process::Kill(int sig) {
 std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
   WaitFor([this] { return !Running(); }, timeout);
   return exit_code_;
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  if (port == 0) ADD_FAILURE() << "FreePort: could not bind a socket on 127.0.0.1";
+  return port;
 }
 
 std::string BinaryPath(const std::string& name) {

@@ -95,6 +95,10 @@ class Process {
   std::optional<int> exit_code_;
 };
 
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it for a socket bound to
+// port 0, which is then closed). For daemons under test that must be told a port up front.
+int FreePort();
+
 // Path of a built binary: <build>/bin/<name>. Relies on the tests living in <build>/tests.
 std::string BinaryPath(const std::string& name);
 
