@@ -9,9 +9,7 @@
 
 namespace lottery::cdc {
 
-namespace {
-
-std::string JsonString(std::string_view s) {
+std::string JsonQuote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
@@ -24,10 +22,16 @@ std::string JsonString(std::string_view s) {
       case '\n':
         out += "\\n";
         break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
-          snprintf(buf, sizeof(buf), "\\u%04x", c);
+          snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned char>(c));
           out += buf;
         } else {
           out += c;
@@ -37,13 +41,13 @@ std::string JsonString(std::string_view s) {
   return out + "\"";
 }
 
-}  // namespace
+namespace {}  // namespace
 
 std::string EncodeCheckpoint(const Checkpoint& c) {
-  return absl::StrCat("{\"slot\":", JsonString(c.slot), ",\"lsn\":\"", FormatLsn(c.lsn),
+  return absl::StrCat("{\"slot\":", JsonQuote(c.slot), ",\"lsn\":\"", FormatLsn(c.lsn),
                       "\",\"commit_time_us\":", c.commit_time,
-                      ",\"system_id\":", JsonString(c.system_id),
-                      ",\"database\":", JsonString(c.database), ",\"events\":", c.events,
+                      ",\"system_id\":", JsonQuote(c.system_id),
+                      ",\"database\":", JsonQuote(c.database), ",\"events\":", c.events,
                       ",\"written_at_unix_ms\":", c.written_at_unix_ms, "}");
 }
 

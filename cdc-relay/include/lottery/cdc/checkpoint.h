@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "lottery/cdc/lsn.h"
@@ -15,6 +16,10 @@
 namespace lottery::cdc {
 
 inline constexpr char kDefaultCheckpointTopic[] = "lottery.relay.checkpoints";
+
+// "a\"b" -> "\"a\\\"b\"" (JSON string literal; bytes >= 0x80 are passed through, so the input
+// should be UTF-8). Shared by the checkpoint value and the recovery commands' JSON output.
+std::string JsonQuote(std::string_view s);
 
 struct Checkpoint {
   std::string slot;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lottery/cdc/checkpoint.h"
 #include "lottery/cdc/lsn.h"
 #include "lottery/cdc/outbox_event.h"
 #include "lottery/common/pg.h"
@@ -43,9 +44,5 @@ absl::StatusOr<std::vector<ReplayedEvent>> PeekSlotEvents(PGconn* conn, const Pe
 // mapping, when content-type names a lottery.v1 message: "...; messageType=lottery.v1.X") or
 // `payloadBase64`. A protobuf payload that does not parse -> kDataLoss.
 absl::StatusOr<std::string> ReplayedEventJson(const ReplayedEvent& event);
-
-// "a\"b" -> "\"a\\\"b\"" (JSON string literal; bytes >= 0x80 are passed through, so the input
-// should be UTF-8).
-std::string JsonQuote(std::string_view s);
 
 }  // namespace lottery::cdc::recovery
