@@ -81,6 +81,27 @@ absl::Status AddPropertyList(Properties& props, const std::string& comma_separat
   return absl::OkStatus();
 }
 
+std::vector<std::pair<std::string, std::optional<std::string>>> MessageHeaders(
+    const rd_kafka_message_t* message) {
+  std::vector<std::pair<std::string, std::optional<std::string>>> out;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(message, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || hdrs == nullptr) {
+    return out;
+  }
+  const char* name;
+  const void* value;
+  size_t size;
+  for (size_t i = 0;
+       rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    if (value == nullptr) {
+      out.emplace_back(name, std::nullopt);
+    } else {
+      out.emplace_back(name, std::string(static_cast<const char*>(value), size));
+    }
+  }
+  return out;
+}
+
 namespace {
 
 absl::StatusOr<KafkaPtr> AdminClient(const std::string& bootstrap) {

@@ -24,20 +24,7 @@ RawMessage CopyMessage(const rd_kafka_message_t* m) {
   } else {
     out.value.assign(static_cast<const char*>(m->payload), m->len);
   }
-  rd_kafka_headers_t* hdrs = nullptr;
-  if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs != nullptr) {
-    const char* name;
-    const void* value;
-    size_t size;
-    for (size_t i = 0;
-         rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i) {
-      out.headers.emplace_back(name, value == nullptr
-                                         ? std::nullopt
-                                         : std::optional<std::string>(
-                                               std::string(static_cast<const char*>(value), size)));
-    }
-  }
+  out.headers = kafka::MessageHeaders(m);
   return out;
 }
 

@@ -179,16 +179,8 @@ std::vector<Record> ReadAllCommitted(const std::vector<std::string>& topics,
     r.offset = msg->offset;
     if (msg->key != nullptr) r.key = std::string(static_cast<const char*>(msg->key), msg->key_len);
     if (msg->payload != nullptr) r.value.assign(static_cast<const char*>(msg->payload), msg->len);
-    rd_kafka_headers_t* hdrs = nullptr;
-    if (rd_kafka_message_headers(msg.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const char* name;
-      const void* val;
-      size_t size;
-      for (size_t i = 0;
-           rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-           ++i) {
-        r.headers.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : "");
-      }
+    for (auto& [name, value] : kafka::MessageHeaders(msg.get())) {
+      r.headers.emplace_back(name, value.value_or(""));
     }
     out.push_back(std::move(r));
   }

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,10 @@ absl::Status StatusFromCode(rd_kafka_resp_err_t err, const char* what);
 // LOTTERY_KAFKA_PROPS ("k=v,k2=v2").
 absl::Status AddPropertyAssignment(Properties& props, const std::string& assignment);
 absl::Status AddPropertyList(Properties& props, const std::string& comma_separated);
+
+// A record's headers in order; a header without a value is std::nullopt (not "").
+std::vector<std::pair<std::string, std::optional<std::string>>> MessageHeaders(
+    const rd_kafka_message_t* message);
 
 // Creates topics (idempotent: an existing topic is not an error). For tests, tools and the demo.
 absl::Status CreateTopics(const std::string& bootstrap,
