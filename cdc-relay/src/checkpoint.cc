@@ -48,7 +48,9 @@ std::string EncodeCheckpoint(const Checkpoint& c) {
                       "\",\"commit_time_us\":", c.commit_time,
                       ",\"system_id\":", JsonQuote(c.system_id),
                       ",\"database\":", JsonQuote(c.database), ",\"events\":", c.events,
-                      ",\"written_at_unix_ms\":", c.written_at_unix_ms, "}");
+                      ",\"written_at_unix_ms\":", c.written_at_unix_ms,
+                      ",\"dead_lettered\":", c.dead_lettered,
+                      ",\"last_dead_letter\":", JsonQuote(c.last_dead_letter), "}");
 }
 
 absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view json) {
@@ -94,6 +96,12 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view json) {
     } else if (key == "written_at_unix_ms") {
       if (value.get_int64().get(i64)) return bad("written_at_unix_ms is not an integer");
       c.written_at_unix_ms = i64;
+    } else if (key == "dead_lettered") {
+      if (value.get_uint64().get(u64)) return bad("dead_lettered is not an integer");
+      c.dead_lettered = u64;
+    } else if (key == "last_dead_letter") {
+      if (value.get_string().get(sv)) return bad("last_dead_letter is not a string");
+      c.last_dead_letter = std::string(sv);
     }
   }
   if (!have_lsn) return bad("has no lsn");
@@ -108,6 +116,18 @@ absl::StatusOr<std::optional<Checkpoint>> ReadCheckpoint(const kafka::Properties
                                                          const std::string& topic,
                                                          const std::string& slot,
                                                          std::chrono::milliseconds timeout) {
+  ASSIGN_OR_RETURN(std::optional<std::string> value,
+                   ReadLatestValue(client_props, topic, slot, slot, timeout));
+  if (!value) return std::nullopt;
+  ASSIGN_OR_RETURN(Checkpoint c, DecodeCheckpoint(*value));
+  return c;
+}
+
+absl::StatusOr<std::optional<std::string>> ReadLatestValue(const kafka::Properties& client_props,
+                                                           const std::string& topic,
+                                                           const std::string& slot,
+                                                           const std::string& key,
+                                                           std::chrono::milliseconds timeout) {
   kafka::Properties props = client_props;
   props.erase("transactional.id");
   props.erase("enable.idempotence");
@@ -149,7 +169,7 @@ absl::StatusOr<std::optional<Checkpoint>> ReadCheckpoint(const kafka::Properties
   if (assignment->cnt == 0) return std::nullopt;
   RETURN_IF_ERROR(kafka::StatusFromCode(rd_kafka_assign(rk, assignment.get()), "assign"));
 
-  std::optional<Checkpoint> latest;
+  std::optional<std::string> latest;
   int eof_left = assignment->cnt;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   absl::Status last_error = absl::OkStatus();
@@ -171,19 +191,14 @@ absl::StatusOr<std::optional<Checkpoint>> ReadCheckpoint(const kafka::Properties
       continue;
     }
     if (msg->key == nullptr ||
-        std::string_view(static_cast<const char*>(msg->key), msg->key_len) != slot) {
+        std::string_view(static_cast<const char*>(msg->key), msg->key_len) != key) {
       continue;
     }
     if (msg->payload == nullptr) {  // tombstone: checkpoint deleted (drop)
       latest.reset();
       continue;
     }
-    auto c = DecodeCheckpoint(std::string_view(static_cast<const char*>(msg->payload), msg->len));
-    if (!c.ok()) {
-      rd_kafka_consumer_close(rk);
-      return c.status();
-    }
-    latest = *std::move(c);
+    latest.emplace(static_cast<const char*>(msg->payload), msg->len);
   }
   rd_kafka_consumer_close(rk);
   return latest;

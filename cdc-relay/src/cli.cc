@@ -45,6 +45,36 @@ void AddCommonOptions(CLI::App& app, CommonOptions& o) {
       ->envname("LOTTERY_RELAY_STATUS_INTERVAL_MS")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--initial-snapshot", o.initial_snapshot,
+                 "first start (no slot, no checkpoint): publish the rows already in the outbox "
+                 "(all) or only rows committed after the slot is created (none)")
+      ->envname("LOTTERY_RELAY_INITIAL_SNAPSHOT")
+      ->check(CLI::IsMember({"all", "none"}))
+      ->capture_default_str();
+  app.add_option("--snapshot-batch", o.snapshot_batch,
+                 "rows per Kafka transaction while publishing the initial snapshot")
+      ->envname("LOTTERY_RELAY_SNAPSHOT_BATCH")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--on-record-error", o.on_record_error,
+                 "a row that can never be a Kafka record (too large, invalid topic, bad "
+                 "headers): write a dead letter in its place (dlq) or exit 1 naming it (stop)")
+      ->envname("LOTTERY_RELAY_ON_RECORD_ERROR")
+      ->check(CLI::IsMember({"dlq", "stop"}))
+      ->capture_default_str();
+  app.add_option("--dlq-topic", o.dead_letter_topic, "topic of the relay's dead letters")
+      ->envname("LOTTERY_RELAY_DLQ_TOPIC")
+      ->capture_default_str();
+  app.add_option("--max-record-bytes", o.max_record_bytes,
+                 "largest record the relay produces (librdkafka's message.max.bytes)")
+      ->envname("LOTTERY_RELAY_MAX_RECORD_BYTES")
+      ->check(CLI::Range(size_t{4096}, size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--stall-after", o.stall_after_s,
+                 "seconds of lag with no confirmed progress before /readyz says not ready")
+      ->envname("LOTTERY_RELAY_STALL_AFTER_S")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--end-lsn", o.end_lsn,
                  "exit 0 once everything up to this LSN (X/Y) is in Kafka and confirmed");
   app.add_option("--exit-when-idle", o.exit_when_idle_ms,
@@ -88,6 +118,16 @@ absl::StatusOr<RelayConfig> MakeRelayConfig(const CommonOptions& o) {
   }
   c.exit_when_idle = absl::Milliseconds(o.exit_when_idle_ms);
   c.status_interval = absl::Milliseconds(o.status_interval_ms);
+  c.initial_snapshot = o.initial_snapshot == "none" ? InitialSnapshot::kNone : InitialSnapshot::kAll;
+  c.snapshot_batch = o.snapshot_batch;
+  c.on_record_error = o.on_record_error == "stop" ? OnRecordError::kStop : OnRecordError::kDeadLetter;
+  if (!IsValidTopicName(o.dead_letter_topic)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--dlq-topic: \"", o.dead_letter_topic, "\" is not a valid topic name"));
+  }
+  c.dead_letter_topic = o.dead_letter_topic;
+  c.max_record_bytes = o.max_record_bytes;
+  c.stall_after = absl::Seconds(o.stall_after_s);
   return c;
 }
 

@@ -1,6 +1,7 @@
 #include "lottery/cdc/publisher.h"
 
 #include <chrono>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "lottery/common/status.h"
@@ -25,6 +26,46 @@ std::vector<std::pair<std::string, std::string>> EventHeaders(const OutboxEvent&
   return h;
 }
 
+namespace {
+// Errors that retrying the same record can never fix.
+bool IsPermanentRecordError(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+      return true;
+    default:
+      return false;
+  }
+}
+// Delivery reports: a record the broker refused for good (e.g. above the topic's
+// max.message.bytes) aborts its Kafka transaction; remember its event id so the retry
+// dead-letters it instead of failing the same way forever.
+void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR || !IsPermanentRecordError(m->err)) return;
+  auto* rejected = static_cast<absl::flat_hash_map<std::string, std::string>*>(opaque);
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  const void* v = nullptr;
+  size_t n = 0;
+  if (rd_kafka_header_get_last(hdrs, "id", &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  if (rejected->size() < 100000) {
+    (*rejected)[std::string(static_cast<const char*>(v), n)] =
+        absl::StrCat("the broker refused the record: ", rd_kafka_err2str(m->err));
+  }
+}
+}  // namespace
+
+std::optional<std::string> TransactionalProducer::Rejected(const std::string& event_id) const {
+  auto it = rejected_->find(event_id);
+  if (it == rejected_->end()) return std::nullopt;
+  return it->second;
+}
+
 absl::StatusOr<std::unique_ptr<TransactionalProducer>> TransactionalProducer::Create(
     const kafka::Properties& props, const std::string& transactional_id,
     std::chrono::milliseconds init_timeout) {
@@ -38,6 +79,9 @@ absl::StatusOr<std::unique_ptr<TransactionalProducer>> TransactionalProducer::Cr
   p["transactional.id"] = transactional_id;
   p["enable.idempotence"] = "true";
   ASSIGN_OR_RETURN(auto conf, kafka::MakeConf(p));
+  auto rejected = std::make_unique<absl::flat_hash_map<std::string, std::string>>();
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), OnDelivery);
+  rd_kafka_conf_set_opaque(conf.get(), rejected.get());
   ASSIGN_OR_RETURN(auto rk, kafka::MakeClient(RD_KAFKA_PRODUCER, std::move(conf)));
   kafka::ErrorPtr err(rd_kafka_init_transactions(rk.get(), static_cast<int>(init_timeout.count())));
   if (err) {
@@ -47,7 +91,8 @@ absl::StatusOr<std::unique_ptr<TransactionalProducer>> TransactionalProducer::Cr
     }
     return st;
   }
-  return std::unique_ptr<TransactionalProducer>(new TransactionalProducer(std::move(rk)));
+  return std::unique_ptr<TransactionalProducer>(
+      new TransactionalProducer(std::move(rk), std::move(rejected)));
 }
 
 absl::Status TransactionalProducer::Begin() {
@@ -95,6 +140,11 @@ absl::Status TransactionalProducer::ProduceRecord(
       continue;
     }
     rd_kafka_headers_destroy(hdrs);
+    if (IsPermanentRecordError(err)) {
+      // Refused before it entered the transaction: the transaction is intact, the record is bad.
+      return absl::InvalidArgumentError(
+          absl::StrCat("produce to ", topic, ": ", rd_kafka_err2str(err)));
+    }
     if (err == RD_KAFKA_RESP_ERR__STATE || err == RD_KAFKA_RESP_ERR__FENCED ||
         err == RD_KAFKA_RESP_ERR__FATAL) {
       // The transaction is in an error state; commit/abort tells which.
@@ -113,9 +163,18 @@ absl::Status TransactionalProducer::Produce(const OutboxEvent& event, Lsn commit
                        EventHeaders(event, commit_end_lsn));
 }
 
+absl::Status TransactionalProducer::Produce(const KafkaRecord& record) {
+  return ProduceRecord(record.topic, record.key, record.value, record.headers);
+}
+
 absl::Status TransactionalProducer::ProduceCheckpoint(const std::string& topic,
                                                       const Checkpoint& checkpoint) {
   return ProduceRecord(topic, checkpoint.slot, EncodeCheckpoint(checkpoint), {});
+}
+
+absl::Status TransactionalProducer::ProduceKeyed(const std::string& topic, const std::string& key,
+                                                 const std::string& value) {
+  return ProduceRecord(topic, key, value, {});
 }
 
 absl::Status TransactionalProducer::Commit(std::chrono::milliseconds timeout) {

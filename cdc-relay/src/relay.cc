@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <random>
 #include <thread>
 #include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "lottery/cdc/pgoutput.h"
+#include "lottery/cdc/recovery/recover.h"
 #include "lottery/cdc/publisher.h"
 #include "lottery/cdc/relay_core.h"
 #include "lottery/common/status.h"
@@ -61,14 +64,26 @@ constexpr int64_t kBackloggedMicros = 100'000;
 class Relay {
  public:
   Relay(const RelayConfig& config, const std::atomic<bool>& stop, metrics::Registry& registry)
-      : config_(config), stop_(stop), metrics_(registry) {}
+      : config_(config), stop_(stop), metrics_(registry), watch_(config.stall_after) {}
 
   absl::Status Run();
-  bool ready() const { return ready_.load(); }
+  // Streaming and progressing (ProgressWatch). Called from the HTTP server's threads.
+  bool ready() const {
+    if (!ready_.load()) return false;
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    return watch_.Stalled(absl::Now()).empty();
+  }
 
  private:
   enum class SessionEnd { kStop, kDone };
   absl::Status Setup();
+  absl::Status Start();  // slot, checkpoint and (first start) the initial snapshot
+  absl::Status RunSnapshot(const StartDecision& decision,
+                           const std::optional<SnapshotProgress>& progress, SlotInfo& slot);
+  absl::Status CommitSnapshot(const SnapshotProgress& progress);
+  absl::Status PublishEvent(const OutboxEvent& event, Lsn commit_end_lsn);
+  absl::Status DeadLetter(const OutboxEvent& event, Lsn commit_end_lsn, const RecordCheck& why);
+  absl::Status CommitWithRetry();  // commits the open Kafka transaction
   absl::StatusOr<SessionEnd> Stream();
   absl::Status OnXLogData(const XLogData& x, bool& force_commit);
   absl::Status CommitBatch();
@@ -98,6 +113,15 @@ class Relay {
   std::string checkpoint_system_id_;  // cluster that wrote the checkpoint read at start
   absl::Time last_status_ = absl::InfinitePast();
   absl::Time last_slot_poll_ = absl::InfinitePast();
+  // Dead letters: cumulative counts carried by the checkpoint; the pending ones belong to the open
+  // Kafka transaction and are forgotten if it aborts.
+  uint64_t dead_lettered_ = 0, committed_dead_lettered_ = 0;
+  std::string last_dead_letter_, committed_last_dead_letter_;
+  std::vector<RecordError> pending_dead_letters_;
+  uint64_t commits_ = 0;  // Kafka transactions committed by this process
+  mutable std::mutex watch_mu_;
+  ProgressWatch watch_;
+  std::string reported_stall_;
 };
 
 // Says why a kFailedPrecondition from the producer stops the relay.
@@ -154,6 +178,9 @@ absl::Status Relay::Setup() {
   RETURN_IF_ERROR(RetryUnavailable(stop_, "create checkpoint topic", [&] {
     return EnsureCheckpointTopic(bootstrap->second, config_.checkpoint_topic);
   }));
+  RETURN_IF_ERROR(RetryUnavailable(stop_, "create dead-letter topic", [&] {
+    return kafka::CreateTopics(bootstrap->second, {{config_.dead_letter_topic, 1}}, {});
+  }));
   spdlog::info("checkpoint topic {} ready; initializing the transactional producer",
                config_.checkpoint_topic);
   // init_transactions first: it fences an older relay on this slot and aborts its open
@@ -164,23 +191,52 @@ absl::Status Relay::Setup() {
                    }));
   spdlog::info("transactional producer {} initialized (older relays on this slot are fenced)",
                TransactionalIdForSlot(config_.slot));
-  ASSIGN_OR_RETURN(
-      std::optional<Checkpoint> checkpoint, RetryUnavailable(stop_, "read checkpoint", [&] {
-        return ReadCheckpoint(config_.kafka_props, config_.checkpoint_topic, config_.slot);
-      }));
+  return RetryUnavailable(stop_, "start", [&] {
+    if (producer_->in_transaction()) (void)producer_->Abort(milliseconds(10000));
+    absl::Status st = Start();
+    if (st.code() == absl::StatusCode::kAborted) st = absl::UnavailableError(st.message());
+    if (st.code() == absl::StatusCode::kUnavailable) sql_.reset();  // reconnect on the retry
+    return st;
+  });
+}
+
+absl::Status Relay::Start() {
+  if (sql_ == nullptr || PQstatus(sql_.get()) != CONNECTION_OK) {
+    ASSIGN_OR_RETURN(sql_, pg::Connect(config_.pg_dsn));
+  }
+  ASSIGN_OR_RETURN(std::optional<Checkpoint> checkpoint,
+                   ReadCheckpoint(config_.kafka_props, config_.checkpoint_topic, config_.slot));
+  std::optional<SnapshotProgress> progress;
+  if (!checkpoint) {
+    ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                     ReadLatestValue(config_.kafka_props, config_.checkpoint_topic, config_.slot,
+                                     SnapshotProgressKey(config_.slot)));
+    if (raw) {
+      ASSIGN_OR_RETURN(progress, DecodeSnapshotProgress(*raw));
+    }
+  }
   ASSIGN_OR_RETURN(SlotInfo slot, InspectSlot(sql_.get(), config_.slot));
-  RETURN_IF_ERROR(CheckSlotForStart(config_.slot, slot, checkpoint, database_));
-  if (!slot.exists) {
+  ASSIGN_OR_RETURN(StartDecision decision,
+                   DecideStart(config_.slot, slot, checkpoint, progress, config_.initial_snapshot,
+                               database_));
+  if (decision.action != StartAction::kStream) spdlog::info("{}", decision.why);
+  if (decision.action == StartAction::kCreateSlot) {
     ASSIGN_OR_RETURN(auto conn, ReplicationConnection::Connect(config_.pg_dsn));
     auto created = conn.CreateSlot(config_.slot, ReplicationConnection::Snapshot::kNothing);
     if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
       return created.status();
     }
-    if (created.ok()) {
-      spdlog::info("first start: created replication slot {} at {}", config_.slot,
-                   FormatLsn(created->consistent_point));
-    }
     ASSIGN_OR_RETURN(slot, InspectSlot(sql_.get(), config_.slot));
+  } else if (decision.action != StartAction::kStream) {
+    RETURN_IF_ERROR(RunSnapshot(decision, progress, slot));
+    if (stop_.load()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(checkpoint,
+                     ReadCheckpoint(config_.kafka_props, config_.checkpoint_topic, config_.slot));
+    if (!checkpoint) return absl::DataLossError("the initial snapshot left no checkpoint");
+  }
+  if (checkpoint) {
+    dead_lettered_ = committed_dead_lettered_ = checkpoint->dead_lettered;
+    last_dead_letter_ = committed_last_dead_letter_ = checkpoint->last_dead_letter;
   }
   if (checkpoint && !checkpoint->system_id.empty() && checkpoint->lsn > slot.confirmed_flush_lsn &&
       checkpoint->lsn > slot.current_wal_lsn) {
@@ -201,6 +257,146 @@ absl::Status Relay::Setup() {
       config_.slot, FormatLsn(slot.confirmed_flush_lsn), slot.wal_status, config_.publication,
       checkpoint ? FormatLsn(checkpoint->lsn) : std::string("none"), config_.checkpoint_topic,
       config_.batch_txns, absl::ToInt64Milliseconds(config_.batch_time));
+  return absl::OkStatus();
+}
+
+absl::Status Relay::RunSnapshot(const StartDecision& decision,
+                                const std::optional<SnapshotProgress>& prior, SlotInfo& slot) {
+  SnapshotProgress progress;
+  ASSIGN_OR_RETURN(ReplicationConnection repl, ReplicationConnection::Connect(config_.pg_dsn));
+  ASSIGN_OR_RETURN(identity_, repl.IdentifySystem());
+  if (decision.action == StartAction::kResumeSnapshot) {
+    progress = *prior;
+  } else {
+    if (decision.action == StartAction::kRedoSnapshot) {
+      RETURN_IF_ERROR(pg::ExecCommand(sql_.get(), "SELECT pg_drop_replication_slot($1)",
+                                      {pg::Param::Text(config_.slot)}));
+    }
+    ASSIGN_OR_RETURN(ExportedSnapshot exported,
+                     CreateSlotWithSnapshot(repl, sql_.get(), config_.slot));
+    progress.consistent_point = exported.consistent_point;
+    progress.snapshot = exported.snapshot;
+    spdlog::info("created replication slot {} at {} (snapshot {})", config_.slot,
+                 FormatLsn(progress.consistent_point), progress.snapshot);
+  }
+  ASSIGN_OR_RETURN(SnapshotSummary summary,
+                   SummarizeSnapshot(sql_.get(), progress.snapshot, progress.last_seq));
+  std::vector<std::string> topics;
+  for (const auto& t : summary.topics) {
+    if (IsValidTopicName(t)) topics.push_back(t);
+  }
+  absl::flat_hash_set<std::string> already;
+  if (summary.rows > 0 && !topics.empty()) {
+    // History on the topics (an earlier deployment, a lost checkpoint topic): never twice.
+    ASSIGN_OR_RETURN(already, recovery::PublishedIds(
+                                  config_.kafka_props, topics,
+                                  absl::FromUnixMicros(summary.min_created_unix_us) -
+                                      absl::Minutes(5),
+                                  absl::Minutes(5)));
+  }
+  spdlog::info(
+      "initial snapshot at {}: {} outbox rows after seq {} in {} topic(s); {} ids of those "
+      "topics already in Kafka are not published again",
+      FormatLsn(progress.consistent_point), summary.rows, progress.last_seq, topics.size(),
+      already.size());
+  SnapshotSink sink{
+      [&](const OutboxEvent& e) -> absl::Status {
+        if (!producer_->in_transaction()) RETURN_IF_ERROR(producer_->Begin());
+        return PublishEvent(e, 0);  // the commit LSN of a row read from the table is unknown
+      },
+      [&](const SnapshotProgress& p) { return CommitSnapshot(p); }};
+  RETURN_IF_ERROR(
+      PublishSnapshot(sql_.get(), progress, already, config_.snapshot_batch, sink, stop_));
+  ASSIGN_OR_RETURN(slot, InspectSlot(sql_.get(), config_.slot));
+  return absl::OkStatus();
+}
+
+absl::Status Relay::CommitSnapshot(const SnapshotProgress& progress) {
+  if (!producer_->in_transaction()) RETURN_IF_ERROR(producer_->Begin());
+  if (progress.done) {
+    Checkpoint c;
+    c.slot = config_.slot;
+    c.lsn = progress.consistent_point;
+    c.commit_time = ToPgMicros(absl::Now());
+    c.system_id = identity_.system_id;
+    c.database = database_;
+    c.events = static_cast<uint64_t>(progress.published);
+    c.written_at_unix_ms = absl::ToUnixMillis(absl::Now());
+    c.dead_lettered = dead_lettered_;
+    c.last_dead_letter = last_dead_letter_;
+    RETURN_IF_ERROR(ExplainKafkaFatal(
+        producer_->ProduceCheckpoint(config_.checkpoint_topic, c), config_.slot));
+  }
+  RETURN_IF_ERROR(ExplainKafkaFatal(
+      producer_->ProduceKeyed(config_.checkpoint_topic, SnapshotProgressKey(config_.slot),
+                              EncodeSnapshotProgress(progress)),
+      config_.slot));
+  return CommitWithRetry();
+}
+
+absl::Status Relay::PublishEvent(const OutboxEvent& event, Lsn commit_end_lsn) {
+  RecordCheck check = CheckRecord(event, config_.max_record_bytes);
+  if (std::optional<std::string> refused = producer_->Rejected(event.id); check.ok() && refused) {
+    check = {RecordError::kRejectedByKafka, *refused};
+  }
+  if (check.ok()) {
+    absl::Status st = producer_->Produce(event, commit_end_lsn);
+    if (st.code() != absl::StatusCode::kInvalidArgument) return st;
+    check = {RecordError::kRejectedByKafka, std::string(st.message())};
+  }
+  return DeadLetter(event, commit_end_lsn, check);
+}
+
+absl::Status Relay::DeadLetter(const OutboxEvent& e, Lsn commit_end_lsn, const RecordCheck& why) {
+  std::string row = absl::StrCat("outbox row seq ", e.seq, " id ", e.id, " (commit LSN ",
+                                 FormatLsn(commit_end_lsn), ")");
+  if (config_.on_record_error == OnRecordError::kStop) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        row, " can never be published: ", why.detail,
+        ". With --on-record-error stop nothing after it is published. `lottery-cdc-relay run "
+        "--on-record-error dlq` writes it to ",
+        config_.dead_letter_topic, " and goes on; once its cause is fixed, `lottery-cdc-relay "
+        "recover --from-seq ", e.seq, "` republishes it"));
+  }
+  KafkaRecord record = DeadLetterRecord(e, commit_end_lsn, why, config_.dead_letter_topic,
+                                        config_.max_record_bytes);
+  absl::Status st = producer_->Produce(record);
+  if (st.code() == absl::StatusCode::kInvalidArgument) {
+    return absl::FailedPreconditionError(absl::StrCat("the dead-letter topic ",
+                                                      config_.dead_letter_topic,
+                                                      " refuses records: ", st.message()));
+  }
+  RETURN_IF_ERROR(st);
+  spdlog::error(
+      "{} cannot be published ({}); dead-lettered to {}. It stays in the outbox table: "
+      "`lottery-cdc-relay recover --from-seq {}` republishes it once the cause is fixed",
+      row, why.detail, config_.dead_letter_topic, e.seq);
+  ++dead_lettered_;
+  last_dead_letter_ = absl::StrCat("seq ", e.seq, " id ", e.id, ": ", RecordErrorLabel(why.error),
+                                   ": ", why.detail.substr(0, 300));
+  pending_dead_letters_.push_back(why.error);
+  return absl::OkStatus();
+}
+
+absl::Status Relay::CommitWithRetry() {
+  absl::Time first_failure = absl::InfiniteFuture();
+  while (true) {
+    absl::Status st = producer_->Commit(milliseconds(5000));
+    if (st.ok()) break;
+    if (st.code() != absl::StatusCode::kUnavailable) return ExplainKafkaFatal(st, config_.slot);
+    // Kafka unreachable: confirm nothing new, keep the replication connection alive, retry.
+    if (first_failure == absl::InfiniteFuture()) first_failure = absl::Now();
+    spdlog::warn("Kafka commit not done yet, retrying: {}", std::string(st.message()));
+    if (repl_) (void)SendStatus(false);
+    if (stop_.load() && absl::Now() - first_failure > absl::Seconds(30)) return st;
+  }
+  ++commits_;
+  committed_dead_lettered_ = dead_lettered_;
+  committed_last_dead_letter_ = last_dead_letter_;
+  for (RecordError e : pending_dead_letters_) metrics_.DeadLettered(e).Inc();
+  pending_dead_letters_.clear();
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  watch_.OnCommit();
   return absl::OkStatus();
 }
 
@@ -244,20 +440,12 @@ absl::Status Relay::CommitBatch() {
     c.database = database_;
     c.events = tracker_->batch_events();
     c.written_at_unix_ms = absl::ToUnixMillis(absl::Now());
+    c.dead_lettered = dead_lettered_;
+    c.last_dead_letter = last_dead_letter_;
     RETURN_IF_ERROR(
         ExplainKafkaFatal(producer_->ProduceCheckpoint(config_.checkpoint_topic, c), config_.slot));
     absl::Time start = absl::Now();
-    absl::Time first_failure = absl::InfiniteFuture();
-    while (true) {
-      absl::Status st = producer_->Commit(milliseconds(5000));
-      if (st.ok()) break;
-      if (st.code() != absl::StatusCode::kUnavailable) return ExplainKafkaFatal(st, config_.slot);
-      // Kafka unreachable: confirm nothing new, keep the replication connection alive, retry.
-      if (first_failure == absl::InfiniteFuture()) first_failure = absl::Now();
-      spdlog::warn("Kafka commit not done yet, retrying: {}", std::string(st.message()));
-      if (repl_) (void)SendStatus(false);
-      if (stop_.load() && absl::Now() - first_failure > absl::Seconds(30)) return st;
-    }
+    RETURN_IF_ERROR(CommitWithRetry());
     metrics_.commit_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - start));
     spdlog::debug(
         "Kafka transaction committed: {} events of {} PostgreSQL transactions up to {} "
@@ -277,11 +465,19 @@ absl::Status Relay::CommitBatch() {
 
 absl::Status Relay::AbortBatch() {
   tracker_->Aborted();
+  dead_lettered_ = committed_dead_lettered_;
+  last_dead_letter_ = committed_last_dead_letter_;
+  pending_dead_letters_.clear();
   if (!producer_->in_transaction()) return absl::OkStatus();
   metrics_.kafka_aborted.Inc();
-  return ExplainKafkaFatal(RetryUnavailable(stop_, "Kafka abort_transaction",
-                                            [&] { return producer_->Abort(milliseconds(10000)); }),
-                           config_.slot);
+  {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    watch_.OnAbort();
+  }
+  absl::Status st = RetryUnavailable(stop_, "Kafka abort_transaction",
+                                     [&] { return producer_->Abort(milliseconds(10000)); });
+  producer_->Poll();  // delivery reports: which record (if any) the broker refused for good
+  return ExplainKafkaFatal(st, config_.slot);
 }
 
 absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
@@ -315,7 +511,7 @@ absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
   if (action == BatchTracker::Action::kPublish) {
     absl::Status st = producer_->in_transaction() ? absl::OkStatus() : producer_->Begin();
     for (size_t i = 0; st.ok() && i < txn->events.size(); ++i) {
-      st = producer_->Produce(txn->events[i], txn->end_lsn);
+      st = PublishEvent(txn->events[i], txn->end_lsn);
     }
     if (!st.ok() && st.code() != absl::StatusCode::kFailedPrecondition) {
       // Part of this PostgreSQL transaction may be in the Kafka transaction: it must never be
@@ -346,6 +542,20 @@ void Relay::PollSlot() {
             ? static_cast<double>(info->current_wal_lsn - info->confirmed_flush_lsn)
             : 0.0);
     metrics_.retained_bytes.Set(static_cast<double>(info->retained_bytes));
+    int64_t lag = info->current_wal_lsn > info->confirmed_flush_lsn
+                      ? static_cast<int64_t>(info->current_wal_lsn - info->confirmed_flush_lsn)
+                      : 0;
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    watch_.OnPosition(info->confirmed_flush_lsn, lag, absl::Now());
+    std::string stalled = watch_.Stalled(absl::Now());
+    if (stalled != reported_stall_) {
+      if (stalled.empty()) {
+        spdlog::info("relay progressing again");
+      } else {
+        spdlog::warn("relay stalled, /readyz reports not ready: {}", stalled);
+      }
+      reported_stall_ = stalled;
+    }
   } else {
     spdlog::warn("inspect slot: {}", std::string(info.status().message()));
   }
@@ -431,10 +641,15 @@ absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
 
 absl::Status Relay::Run() {
   RETURN_IF_ERROR(Setup());
-  absl::Duration backoff = absl::Milliseconds(100);
+  if (!tracker_) return absl::OkStatus();  // stopped during the initial snapshot: resumes later
+  // Restarts of the stream back off, with jitter, until a session commits again: an error that
+  // keeps coming back costs a few restarts a second at most, never a hot loop.
+  Backoff backoff(absl::Milliseconds(200), absl::Seconds(10), std::random_device{}());
   while (true) {
+    uint64_t commits_before = commits_;
     absl::StatusOr<SessionEnd> end = Stream();
-    if (ready_.exchange(false)) backoff = absl::Milliseconds(100);  // it streamed: fresh start
+    ready_.store(false);
+    if (commits_ > commits_before) backoff.Reset();
     if (end.ok()) {
       // SIGTERM or a stop condition: publish what is buffered (whole PG transactions only),
       // confirm it, and leave.
@@ -452,30 +667,30 @@ absl::Status Relay::Run() {
     }
     absl::Status st = end.status();
     metrics_.reconnects.Inc();
+    absl::Duration delay = backoff.Next();
     switch (st.code()) {
       case absl::StatusCode::kAborted: {
         // txn_requires_abort: drop the batch and restart streaming from the confirmed position;
         // the checkpoint skips what already committed.
-        spdlog::warn("Kafka transaction must abort, restarting from {}: {}",
-                     FormatLsn(tracker_->confirmable()), std::string(st.message()));
-        RETURN_IF_ERROR(AbortBatch());
+        spdlog::warn("Kafka transaction must abort, restarting from {} in {} ms: {}",
+                     FormatLsn(tracker_->confirmable()), absl::ToInt64Milliseconds(delay),
+                     std::string(st.message()));
         repl_.reset();
+        RETURN_IF_ERROR(AbortBatch());
         break;
       }
       case absl::StatusCode::kUnavailable: {
         // PostgreSQL went away (or the slot is busy). The batch holds whole PG transactions, so
         // it may still be committed; if that fails, abort it.
         spdlog::warn("replication interrupted, reconnecting in {} ms: {}",
-                     absl::ToInt64Milliseconds(backoff), std::string(st.message()));
+                     absl::ToInt64Milliseconds(delay), std::string(st.message()));
         repl_.reset();
         absl::Status c = CommitBatch();
         if (!c.ok()) {
           if (c.code() == absl::StatusCode::kFailedPrecondition) return c;
           RETURN_IF_ERROR(AbortBatch());
         }
-        if (!Sleep(backoff)) return absl::OkStatus();
-        backoff = std::min(backoff * 2, absl::Seconds(5));
-        continue;
+        break;
       }
       default: {
         repl_.reset();
@@ -483,7 +698,7 @@ absl::Status Relay::Run() {
         return st;
       }
     }
-    backoff = absl::Milliseconds(100);
+    if (!Sleep(delay)) return absl::OkStatus();
   }
 }
 

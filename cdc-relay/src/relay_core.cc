@@ -145,4 +145,37 @@ void BatchTracker::OnServerPosition(Lsn wal_end, bool in_pg_txn) {
   confirmable_ = std::max(confirmable_, wal_end);
 }
 
+void ProgressWatch::OnPosition(Lsn confirmed, int64_t lag_bytes, absl::Time now) {
+  if (progressed_at_ == absl::InfinitePast() || confirmed > confirmed_ || lag_bytes <= 0) {
+    progressed_at_ = now;
+  }
+  confirmed_ = std::max(confirmed_, confirmed);
+  lag_bytes_ = lag_bytes;
+}
+
+std::string ProgressWatch::Stalled(absl::Time now) const {
+  if (aborts_in_row_ >= max_aborts_) {
+    return absl::StrCat(aborts_in_row_, " Kafka transactions in a row aborted");
+  }
+  if (lag_bytes_ > 0 && progressed_at_ != absl::InfinitePast() &&
+      now - progressed_at_ >= stall_after_) {
+    return absl::StrCat("lag of ", lag_bytes_, " bytes and the confirmed LSN ",
+                        FormatLsn(confirmed_), " has not advanced for ",
+                        absl::FormatDuration(now - progressed_at_));
+  }
+  return "";
+}
+
+absl::Duration Backoff::Next() {
+  // xorshift64*: jitter needs no quality, only independence between relays.
+  state_ ^= state_ >> 12;
+  state_ ^= state_ << 25;
+  state_ ^= state_ >> 27;
+  uint64_t r = state_ * 0x2545F4914F6CDD1DULL;
+  double fraction = static_cast<double>(r >> 11) / static_cast<double>(1ULL << 53);
+  absl::Duration d = current_ * (0.5 + fraction / 2);  // in [current/2, current)
+  current_ = std::min(current_ * 2, cap_);
+  return d;
+}
+
 }  // namespace lottery::cdc

@@ -1,6 +1,10 @@
 // The relay's Prometheus metrics (docs/relay.md lists them). Private to src/.
 #pragma once
 
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "lottery/cdc/record_guard.h"
 #include "lottery/common/metrics.h"
 
 namespace lottery::cdc {
@@ -39,7 +43,18 @@ struct Metrics {
                              "Outbox changes that are not published (the outbox is insert-only)")),
         deletes(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"delete\"}", "")),
         truncates(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"truncate\"}", "")),
-        messages(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"message\"}", "")) {}
+        messages(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"message\"}", "")) {
+    const char* help = "Outbox rows written to the dead-letter topic instead of their own";
+    for (RecordError e : {RecordError::kInvalidTopic, RecordError::kTooLarge,
+                          RecordError::kBadHeaders, RecordError::kReservedHeader,
+                          RecordError::kRejectedByKafka}) {
+      dead_lettered[static_cast<int>(e)] = &r.AddCounter(
+          absl::StrCat("lottery_relay_dead_lettered_total{reason=\"", RecordErrorLabel(e), "\"}"),
+          help);
+      help = "";
+    }
+  }
+  metrics::Counter& DeadLettered(RecordError e) { return *dead_lettered[static_cast<int>(e)]; }
   metrics::Counter& events_decoded;
   metrics::Counter& events_published;
   metrics::Counter& pg_txns_published;
@@ -57,6 +72,7 @@ struct Metrics {
   metrics::Counter& deletes;
   metrics::Counter& truncates;
   metrics::Counter& messages;
+  metrics::Counter* dead_lettered[6] = {};
 };
 
 }  // namespace lottery::cdc

@@ -20,6 +20,12 @@ TEST(CheckpointTest, RoundTrips) {
   auto back = DecodeCheckpoint(json);
   ASSERT_OK(back.status());
   EXPECT_EQ(*back, c);
+
+  c.dead_lettered = 3;
+  c.last_dead_letter = "seq 7 id x: too_large: \"big\"";
+  back = DecodeCheckpoint(EncodeCheckpoint(c));
+  ASSERT_OK(back.status());
+  EXPECT_EQ(*back, c);
 }
 
 TEST(CheckpointTest, AnythingElseIsDataLoss) {

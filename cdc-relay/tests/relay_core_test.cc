@@ -242,3 +242,54 @@ TEST(BatchTrackerTest, TransactionsWithoutEventsJoinAnOpenBatchOrAreConfirmable)
 
 }  // namespace
 }  // namespace lottery::cdc
+
+namespace lottery::cdc {
+namespace {
+
+TEST(ProgressWatchTest, LagWithAFlatConfirmedLsnIsAStall) {
+  ProgressWatch w(absl::Seconds(60));
+  absl::Time t0 = absl::FromUnixSeconds(1'000'000);
+  w.OnPosition(100, 500, t0);
+  EXPECT_EQ(w.Stalled(t0 + absl::Seconds(59)), "");
+  EXPECT_THAT(w.Stalled(t0 + absl::Seconds(61)), ::testing::HasSubstr("has not advanced"));
+  w.OnPosition(150, 500, t0 + absl::Seconds(62));  // it moved
+  EXPECT_EQ(w.Stalled(t0 + absl::Seconds(100)), "");
+  // Idle with no lag is never a stall, however long.
+  w.OnPosition(150, 0, t0 + absl::Seconds(200));
+  EXPECT_EQ(w.Stalled(t0 + absl::Hours(5)), "");
+}
+
+TEST(ProgressWatchTest, AbortsInARowAreAStallUntilACommit) {
+  ProgressWatch w(absl::Seconds(60), 3);
+  absl::Time t = absl::FromUnixSeconds(1'000'000);
+  w.OnAbort();
+  w.OnAbort();
+  EXPECT_EQ(w.Stalled(t), "");
+  w.OnAbort();
+  EXPECT_THAT(w.Stalled(t), ::testing::HasSubstr("3 Kafka transactions in a row aborted"));
+  w.OnCommit();
+  EXPECT_EQ(w.Stalled(t), "");
+}
+
+TEST(BackoffTest, GrowsWithJitterUpToTheCapAndResets) {
+  Backoff b(absl::Milliseconds(200), absl::Seconds(10), 7);
+  absl::Duration total;
+  for (int i = 0; i < 10; ++i) {
+    absl::Duration d = b.Next();
+    EXPECT_GE(d, absl::Milliseconds(100));
+    EXPECT_LE(d, absl::Seconds(10));
+    total += d;
+  }
+  // Ten restarts take seconds, not a hot loop.
+  EXPECT_GT(total, absl::Seconds(10));
+  b.Reset();
+  EXPECT_LT(b.Next(), absl::Milliseconds(200));
+  Backoff other(absl::Milliseconds(200), absl::Seconds(10), 8);
+  Backoff same(absl::Milliseconds(200), absl::Seconds(10), 7);
+  (void)same;
+  EXPECT_NE(Backoff(absl::Seconds(1), absl::Seconds(10), 7).Next(),
+            Backoff(absl::Seconds(1), absl::Seconds(10), 8).Next());
+}
+
+}  // namespace
+}  // namespace lottery::cdc

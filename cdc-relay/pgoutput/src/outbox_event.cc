@@ -165,11 +165,11 @@ absl::StatusOr<OutboxEvent> ExtractOutboxEvent(const Relation& relation, const T
 
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> parsed =
       ParseFlatJsonObject(headers);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(kMsg, " ", e.id, ": column \"headers\": ", parsed.status().message()));
+  if (parsed.ok()) {
+    e.headers = *std::move(parsed);
+  } else {
+    e.bad_headers = std::string(parsed.status().message());
   }
-  e.headers = *std::move(parsed);
 
   uint64_t txid_value = 0;
   if (!IsDecimal(txid) || !absl::SimpleAtoi(Sv(txid), &txid_value)) {

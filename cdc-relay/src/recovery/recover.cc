@@ -10,6 +10,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "lottery/cdc/checkpoint.h"
+#include "lottery/cdc/initial_snapshot.h"
+#include "lottery/cdc/record_guard.h"
 #include "lottery/cdc/outbox_event.h"
 #include "lottery/cdc/publisher.h"
 #include "lottery/cdc/recovery/replay.h"
@@ -107,28 +109,15 @@ absl::StatusOr<SnapshotSession> OpenSnapshot(const std::string& dsn, const std::
   return s;
 }
 
+// A row of the recover_rows cursor (kOutboxColumns). recover is run by an operator: a row that
+// can never be a record stops it, naming the row, rather than being dead-lettered.
 absl::StatusOr<OutboxEvent> RowToEvent(const PGresult* r, int i) {
-  OutboxEvent e;
-  e.seq = std::atoll(std::string(pg::Value(r, i, 0)).c_str());
-  e.id = std::string(pg::Value(r, i, 1));
-  e.aggregatetype = std::string(pg::Value(r, i, 2));
-  e.aggregateid = std::string(pg::Value(r, i, 3));
-  e.type = std::string(pg::Value(r, i, 4));
-  e.topic = std::string(pg::Value(r, i, 5));
-  e.content_type = std::string(pg::Value(r, i, 6));
-  auto payload = DecodeByteaHex(pg::Value(r, i, 7));
-  if (!payload.ok()) {
-    return absl::DataLossError(
-        absl::StrCat("outbox seq ", e.seq, ": payload: ", payload.status().message()));
+  ASSIGN_OR_RETURN(OutboxEvent e, OutboxEventFromRow(r, i));
+  RecordCheck check = CheckRecord(e, kDefaultMaxRecordBytes);
+  if (!check.ok()) {
+    return absl::DataLossError(absl::StrCat("outbox seq ", e.seq, " id ", e.id,
+                                            " cannot be published: ", check.detail));
   }
-  e.payload = *std::move(payload);
-  auto headers = ParseFlatJsonObject(pg::Value(r, i, 8));
-  if (!headers.ok()) {
-    return absl::DataLossError(
-        absl::StrCat("outbox seq ", e.seq, ": headers: ", headers.status().message()));
-  }
-  e.headers = *std::move(headers);
-  e.txid = std::string(pg::Value(r, i, 9));
   return e;
 }
 
@@ -266,10 +255,8 @@ absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
 
   RETURN_IF_ERROR(pg::ExecCommand(
       snap.sql.get(),
-      absl::StrCat("DECLARE recover_rows NO SCROLL CURSOR FOR SELECT seq, id::text, aggregatetype, "
-                   "aggregateid, type, topic, content_type, payload, headers::text, txid::text "
-                   "FROM outbox WHERE ",
-                   where, " ORDER BY seq"),
+      absl::StrCat("DECLARE recover_rows NO SCROLL CURSOR FOR SELECT ", kOutboxColumns,
+                   " FROM outbox WHERE ", where, " ORDER BY seq"),
       params));
 
   Progress progress{result.run_id, slot_lost ? "slot-lost" : "from-table", snap.consistent_point};

@@ -29,13 +29,17 @@ struct Checkpoint {
   std::string database;     // database of the slot
   uint64_t events = 0;      // outbox events published by the Kafka transaction that wrote it
   int64_t written_at_unix_ms = 0;
+  // Outbox rows dead-lettered on this slot so far (cumulative), and the last one
+  // ("seq <n> id <uuid>: <reason>"). `status` reports them; any makes its verdict "degraded".
+  uint64_t dead_lettered = 0;
+  std::string last_dead_letter;
 
   friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
 };
 
 // JSON value of a checkpoint record, e.g.
 // {"slot":"s","lsn":"0/16B3748","commit_time_us":..,"system_id":"..","database":"..",
-//  "events":3,"written_at_unix_ms":..}
+//  "events":3,"written_at_unix_ms":..,"dead_lettered":0,"last_dead_letter":""}
 std::string EncodeCheckpoint(const Checkpoint& checkpoint);
 // kDataLoss when the value is not a checkpoint this relay wrote.
 absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view json);
@@ -53,5 +57,11 @@ absl::Status EnsureCheckpointTopic(const std::string& bootstrap, const std::stri
 absl::StatusOr<std::optional<Checkpoint>> ReadCheckpoint(
     const kafka::Properties& client_props, const std::string& topic, const std::string& slot,
     std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// The latest value of `key` on `topic`, read like ReadCheckpoint (nullopt: no such key, or a
+// tombstone). `slot` names the reader's consumer group.
+absl::StatusOr<std::optional<std::string>> ReadLatestValue(
+    const kafka::Properties& client_props, const std::string& topic, const std::string& slot,
+    const std::string& key, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 }  // namespace lottery::cdc

@@ -5,13 +5,16 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "lottery/cdc/checkpoint.h"
 #include "lottery/cdc/lsn.h"
 #include "lottery/cdc/outbox_event.h"
+#include "lottery/cdc/record_guard.h"
 #include "lottery/common/kafka.h"
 
 namespace lottery::cdc {
@@ -27,7 +30,9 @@ std::vector<std::pair<std::string, std::string>> EventHeaders(const OutboxEvent&
 
 // Not thread-safe. Status codes follow lottery::kafka::StatusFromError: kAborted -> call Abort()
 // and redo from the last checkpoint; kFailedPrecondition -> fenced or fatal, stop; kUnavailable
-// -> Kafka unreachable, retry the same call later.
+// -> Kafka unreachable, retry the same call later. The produce calls return kInvalidArgument when
+// the client refused THIS record for good (too large, invalid or forbidden topic): the
+// transaction is intact and the caller dead-letters the record (record_guard.h).
 class TransactionalProducer {
  public:
   // `props` carries bootstrap.servers and any pass-through properties; transactional.id is set
@@ -40,23 +45,34 @@ class TransactionalProducer {
   absl::Status Begin();
   // Produces one outbox event (topic = event.topic, key = aggregateid, value = payload).
   absl::Status Produce(const OutboxEvent& event, Lsn commit_end_lsn);
+  // Produces a prepared record (a dead letter).
+  absl::Status Produce(const KafkaRecord& record);
   // Produces the checkpoint record (key = slot) into `topic`.
   absl::Status ProduceCheckpoint(const std::string& topic, const Checkpoint& checkpoint);
+  // Produces a keyed record with no headers (progress records on the checkpoint topic).
+  absl::Status ProduceKeyed(const std::string& topic, const std::string& key,
+                            const std::string& value);
   absl::Status Commit(std::chrono::milliseconds timeout);
   absl::Status Abort(std::chrono::milliseconds timeout);
   bool in_transaction() const { return in_transaction_; }
   // Serves librdkafka callbacks; call regularly.
   void Poll() { rd_kafka_poll(rk_.get(), 0); }
   rd_kafka_t* get() const { return rk_.get(); }
+  // Why the broker refused the record of this event id for good in an earlier (aborted) Kafka
+  // transaction of this producer, if it did (delivery reports; served by Poll, Commit, Abort).
+  std::optional<std::string> Rejected(const std::string& event_id) const;
 
  private:
-  explicit TransactionalProducer(kafka::KafkaPtr rk) : rk_(std::move(rk)) {}
+  TransactionalProducer(kafka::KafkaPtr rk,
+                        std::unique_ptr<absl::flat_hash_map<std::string, std::string>> rejected)
+      : rejected_(std::move(rejected)), rk_(std::move(rk)) {}
   absl::Status ProduceRecord(const std::string& topic, const std::string& key,
                              const std::string& value,
                              const std::vector<std::pair<std::string, std::string>>& headers);
   // Fetches the metadata of a topic the first time it is produced to: librdkafka would otherwise
   // wait for its next metadata refresh (~1 s) inside the first commit.
   void LearnTopic(const std::string& topic);
+  std::unique_ptr<absl::flat_hash_map<std::string, std::string>> rejected_;  // before rk_
   kafka::KafkaPtr rk_;
   bool in_transaction_ = false;
   std::set<std::string> known_topics_;

@@ -11,6 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "lottery/cdc/checkpoint.h"
+#include "lottery/cdc/initial_snapshot.h"
+#include "lottery/cdc/record_guard.h"
 #include "lottery/cdc/lsn.h"
 #include "lottery/cdc/replication.h"
 #include "lottery/common/kafka.h"
@@ -29,19 +31,30 @@ struct RelayConfig {
   absl::Duration status_interval = absl::Seconds(1);
   absl::Duration slot_poll_interval = absl::Seconds(5);  // lag and retained-WAL gauges
   std::string metrics_addr;                              // "host:port"; empty: no HTTP server
+  // First start (no slot, no checkpoint): publish the rows already in the outbox (kAll), or only
+  // what commits after the slot is created (kNone). initial_snapshot.h.
+  InitialSnapshot initial_snapshot = InitialSnapshot::kAll;
+  size_t snapshot_batch = 1000;  // rows per Kafka transaction during the initial snapshot
+  // A row that can never be a Kafka record (record_guard.h): dead-letter it, or stop.
+  OnRecordError on_record_error = OnRecordError::kDeadLetter;
+  std::string dead_letter_topic = kDefaultDeadLetterTopic;
+  size_t max_record_bytes = kDefaultMaxRecordBytes;
+  // /readyz turns false when lag does not shrink for this long (ProgressWatch).
+  absl::Duration stall_after = absl::Seconds(60);
   // Stop conditions (tests, benchmarks), like pg_recvlogical --endpos:
   Lsn end_lsn = 0;                                       // exit 0 once confirmed >= end_lsn
   absl::Duration exit_when_idle = absl::ZeroDuration();  // exit 0 after this long with no data
 };
 
 // The message the daemon stops with when its slot is gone but Kafka holds a checkpoint for it:
-// names the recovery command (issue 6).
+// names the recovery command.
 absl::Status SlotLostError(const std::string& slot, const SlotInfo& info,
                            const std::optional<Checkpoint>& checkpoint);
 
 // Decides whether the daemon may stream from `info` given the checkpoint in Kafka:
 //  - slot exists, not lost, pgoutput, our database     -> OK
 //  - slot missing, no checkpoint (first start)          -> OK, caller creates the slot
+//    (with the initial snapshot, initial_snapshot.h)
 //  - slot missing with a checkpoint, or wal_status lost -> kFailedPrecondition (SlotLostError)
 //  - wrong plugin / database / physical slot            -> kFailedPrecondition
 absl::Status CheckSlotForStart(const std::string& slot, const SlotInfo& info,
@@ -51,7 +64,8 @@ absl::Status CheckSlotForStart(const std::string& slot, const SlotInfo& info,
 // Runs the daemon until `stop` becomes true (then commits or aborts the open Kafka transaction,
 // confirms, returns OK), a stop condition of `config` is met (OK), or an error that retrying
 // cannot fix: kFailedPrecondition (fenced/fatal producer, slot lost, missing publication),
-// kDataLoss (undecodable WAL), kInvalidArgument (bad config or a bad outbox row).
+// kDataLoss (undecodable WAL), kInvalidArgument (bad config), or a row that cannot be published
+// with --on-record-error stop (kFailedPrecondition naming it).
 // Transient failures of PostgreSQL or Kafka are retried with backoff, never returned.
 absl::Status RunRelay(const RelayConfig& config, const std::atomic<bool>& stop,
                       metrics::Registry& registry);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -46,8 +47,8 @@ class TxnAssembler {
   // Returns the transaction when `message` is its Commit, nullopt otherwise.
   // Errors (stop the relay, never skip): kDataLoss for a protocol violation (change outside a
   // transaction, nested Begin, Commit LSN mismatch, unknown relation OID) or an undecodable row;
-  // kFailedPrecondition when a published table is not an outbox; kInvalidArgument when an outbox
-  // row's headers column is not a flat JSON object of strings (a writer bug).
+  // kFailedPrecondition when a published table is not an outbox. A row whose headers column is
+  // bad is returned with OutboxEvent::bad_headers set (the relay dead-letters it).
   absl::StatusOr<std::optional<CommittedTxn>> Feed(const PgOutputMessage& message);
 
   bool in_transaction() const { return open_.has_value(); }
@@ -131,6 +132,44 @@ class BatchTracker {
   int64_t batch_last_commit_time_ = 0;
   absl::Time batch_started_ = absl::InfiniteFuture();
   bool backlogged_ = false;
+};
+
+// Whether the relay is making progress, for /readyz and the log. Stalled when (a) the slot has
+// lag (WAL the relay has not confirmed) and the confirmed LSN has not advanced for `stall_after`,
+// or (b) `max_aborts` Kafka transactions in a row aborted without one committing. Pure; the
+// caller serializes access.
+class ProgressWatch {
+ public:
+  explicit ProgressWatch(absl::Duration stall_after, int max_aborts = 3)
+      : stall_after_(stall_after), max_aborts_(max_aborts) {}
+  // The confirmed LSN and the lag (server WAL end - confirmed) as of `now`.
+  void OnPosition(Lsn confirmed, int64_t lag_bytes, absl::Time now);
+  void OnCommit() { aborts_in_row_ = 0; }
+  void OnAbort() { ++aborts_in_row_; }
+  // "" when progressing, else why not.
+  std::string Stalled(absl::Time now) const;
+
+ private:
+  absl::Duration stall_after_;
+  int max_aborts_;
+  Lsn confirmed_ = 0;
+  int64_t lag_bytes_ = 0;
+  absl::Time progressed_at_ = absl::InfinitePast();  // last time confirmed advanced or lag was 0
+  int aborts_in_row_ = 0;
+};
+
+// Exponential backoff with jitter: Next() returns a delay in [current/2, current), and doubles
+// current up to `cap`. Reset() after a session that made progress.
+class Backoff {
+ public:
+  Backoff(absl::Duration initial, absl::Duration cap, uint64_t seed)
+      : initial_(initial), cap_(cap), current_(initial), state_(seed | 1) {}
+  absl::Duration Next();
+  void Reset() { current_ = initial_; }
+
+ private:
+  absl::Duration initial_, cap_, current_;
+  uint64_t state_;
 };
 
 }  // namespace lottery::cdc

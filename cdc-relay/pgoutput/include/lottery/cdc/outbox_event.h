@@ -24,6 +24,10 @@ struct OutboxEvent {
   std::vector<std::pair<std::string, std::string>> headers;
   int64_t seq = 0;
   std::string txid;  // xid8 as decimal text
+  // Non-empty when the row can be decoded but its `headers` column is not a flat JSON object of
+  // strings: the row itself is bad (no retry can fix it), so the relay dead-letters it instead of
+  // stopping the stream. `headers` is then empty.
+  std::string bad_headers;
 };
 
 // Builds an OutboxEvent from an Insert's new tuple and the relation current at that point.
@@ -35,8 +39,8 @@ struct OutboxEvent {
 //  - kDataLoss: tuple and relation disagree on the column count; a required column is null,
 //    unchanged-toast or binary; payload is not strict "\x" + even-length hex (e.g. the server
 //    runs with bytea_output=escape); seq is not a decimal int64; txid is not a decimal uint64.
-//  - kInvalidArgument: headers is not a JSON object whose values are all strings (a writer
-//    bug the row itself carries: the relay may dead-letter it, but must not drop it silently).
+// A `headers` value that is not a JSON object whose values are all strings is NOT an error: the
+// event comes back with `bad_headers` set (the row itself is bad; the relay dead-letters it).
 absl::StatusOr<OutboxEvent> ExtractOutboxEvent(const Relation& relation, const TupleData& tuple);
 
 // Strict decoder of bytea's hex text output: "\x" followed by an even number of hex digits
