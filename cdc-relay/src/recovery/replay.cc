@@ -12,6 +12,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/util/json_util.h"
 #include "lottery/cdc/pgoutput.h"
+#include "lottery/cdc/record_guard.h"
 #include "lottery/cdc/relation_cache.h"
 #include "lottery/cdc/replication.h"
 #include "lottery/common/status.h"
@@ -174,6 +175,11 @@ absl::StatusOr<std::string> ReplayedEventJson(const ReplayedEvent& r) {
       ",\"topic\":", JsonQuote(e.topic), ",\"key\":", JsonQuote(e.aggregateid),
       ",\"aggregatetype\":", JsonQuote(e.aggregatetype), ",\"messageType\":", JsonQuote(e.type),
       ",\"contentType\":", JsonQuote(e.content_type), ",\"headers\":", headers);
+  // What the relay would do with a row that can never be a record (record_guard.h).
+  if (RecordCheck check = CheckRecord(e, kDefaultMaxRecordBytes); !check.ok()) {
+    absl::StrAppend(&out, ",\"deadLetter\":{\"error\":", JsonQuote(RecordErrorLabel(check.error)),
+                    ",\"detail\":", JsonQuote(check.detail), "}");
+  }
   ASSIGN_OR_RETURN(std::optional<std::string> json, PayloadJson(e));
   if (json.has_value()) {
     absl::StrAppend(&out, ",\"payload\":", *json, "}");

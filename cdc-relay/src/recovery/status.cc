@@ -24,6 +24,10 @@ std::string_view VerdictName(Verdict v) {
       return "unknown";
     case Verdict::kNeverStarted:
       return "never started";
+    case Verdict::kStalled:
+      return "stalled";
+    case Verdict::kDegraded:
+      return "degraded";
   }
   return "unknown";
 }
@@ -82,6 +86,15 @@ void Judge(StatusReport& r, const StatusLimits& limits) {
         "wal_status=unreserved: the slot is about to be invalidated by max_slot_wal_keep_size";
     return;
   }
+  if (r.overdue_rows > 0) {
+    r.verdict = Verdict::kStalled;
+    r.reason = absl::StrFormat(
+        "%d outbox row(s) created after the checkpoint are not in Kafka, the oldest %.0f s ago "
+        "(limit %s): the relay is connected but not publishing; see its log and "
+        "lottery_relay_kafka_transactions_aborted_total",
+        r.overdue_rows, r.overdue_age_seconds, absl::FormatDuration(limits.stall_after));
+    return;
+  }
   if (r.lag_bytes > limits.max_lag_bytes) {
     r.verdict = Verdict::kLagging;
     r.reason = absl::StrCat("lag ", r.lag_bytes, " bytes > ", limits.max_lag_bytes);
@@ -92,13 +105,24 @@ void Judge(StatusReport& r, const StatusLimits& limits) {
   if (r.recovery_progress && r.recovery_progress->find("\"done\":false") != std::string::npos) {
     r.verdict = Verdict::kLagging;
     r.reason = "the last `recover` run did not finish (see recovery:): run it again";
+    return;
+  }
+  if (r.checkpoint && r.checkpoint->dead_lettered > 0) {
+    r.verdict = Verdict::kDegraded;
+    r.reason = absl::StrCat(
+        "relay streaming, but ", r.checkpoint->dead_lettered,
+        " outbox row(s) were dead-lettered; last: ", r.checkpoint->last_dead_letter,
+        " (docs/operations.md, \"Dead-lettered rows\")");
   }
 }
 
 StatusReport ReadStatus(const std::string& pg_dsn, const kafka::Properties& kafka_props,
                         const std::string& checkpoint_topic, const std::string& slot,
-                        const StatusLimits& limits) {
+                        const std::string& publication, const StatusLimits& limits) {
   StatusReport r;
+  r.slot_name = slot;
+  r.publication = publication;
+  r.checkpoint_topic = checkpoint_topic;
   auto conn = pg::Connect(pg_dsn);
   if (!conn.ok()) {
     r.reason = absl::StrCat("PostgreSQL: ", conn.status().message());
@@ -126,6 +150,17 @@ StatusReport ReadStatus(const std::string& pg_dsn, const kafka::Properties& kafk
   }
   if (r.checkpoint && r.checkpoint->commit_time != 0) {
     r.lag_seconds = absl::ToDoubleSeconds(absl::Now() - FromPgMicros(r.checkpoint->commit_time));
+    auto overdue = pg::Exec(
+        conn->get(),
+        "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 "
+        "FROM outbox WHERE created_at > to_timestamp($1::float8 / 1000000) "
+        "AND created_at < now() - make_interval(secs => $2::float8)",
+        {pg::Param::Text(absl::StrCat(absl::ToUnixMicros(FromPgMicros(r.checkpoint->commit_time)))),
+         pg::Param::Text(absl::StrCat(absl::ToDoubleSeconds(limits.stall_after)))});
+    if (overdue.ok()) {
+      r.overdue_rows = std::atoll(std::string(pg::Value(overdue->get(), 0, 0)).c_str());
+      r.overdue_age_seconds = std::atof(std::string(pg::Value(overdue->get(), 0, 1)).c_str());
+    }
   }
   Judge(r, limits);
   return r;
@@ -133,7 +168,8 @@ StatusReport ReadStatus(const std::string& pg_dsn, const kafka::Properties& kafk
 
 std::string StatusText(const StatusReport& r) {
   const SlotInfo& s = r.slot;
-  std::string out;
+  std::string out = absl::StrCat("relay:       slot ", r.slot_name, ", publication ",
+                                 r.publication, ", checkpoint topic ", r.checkpoint_topic, "\n");
   if (s.exists) {
     absl::StrAppend(
         &out, "slot:        exists, ",
@@ -151,6 +187,11 @@ std::string StatusText(const StatusReport& r) {
     absl::StrAppend(&out, "checkpoint:  ", FormatLsn(r.checkpoint->lsn), " (system ",
                     r.checkpoint->system_id, ", written at unix ms ",
                     r.checkpoint->written_at_unix_ms, ")\n");
+    absl::StrAppend(&out, "dead letters: ", r.checkpoint->dead_lettered,
+                    r.checkpoint->dead_lettered > 0
+                        ? absl::StrCat(" (last: ", r.checkpoint->last_dead_letter, ")")
+                        : std::string(),
+                    "\n");
   } else {
     absl::StrAppend(&out, "checkpoint:  none\n");
   }
@@ -170,10 +211,14 @@ std::string StatusJson(const StatusReport& r) {
     cp = absl::StrCat("{\"lsn\":", JsonQuote(FormatLsn(r.checkpoint->lsn)),
                       ",\"commit_time_us\":", r.checkpoint->commit_time,
                       ",\"system_id\":", JsonQuote(r.checkpoint->system_id),
-                      ",\"written_at_unix_ms\":", r.checkpoint->written_at_unix_ms, "}");
+                      ",\"written_at_unix_ms\":", r.checkpoint->written_at_unix_ms,
+                      ",\"dead_lettered\":", r.checkpoint->dead_lettered,
+                      ",\"last_dead_letter\":", JsonQuote(r.checkpoint->last_dead_letter), "}");
   }
   return absl::StrCat(
-      "{\"verdict\":", JsonQuote(VerdictName(r.verdict)),
+      "{\"verdict\":", JsonQuote(VerdictName(r.verdict)), ",\"slot_name\":", JsonQuote(r.slot_name),
+      ",\"publication\":", JsonQuote(r.publication),
+      ",\"checkpoint_topic\":", JsonQuote(r.checkpoint_topic), ",\"overdue_rows\":", r.overdue_rows,
       ",\"exit_code\":", static_cast<int>(r.verdict), ",\"reason\":", JsonQuote(r.reason),
       ",\"slot\":{\"exists\":", s.exists ? "true" : "false",
       ",\"active\":", s.active ? "true" : "false", ",\"active_pid\":", s.active_pid,

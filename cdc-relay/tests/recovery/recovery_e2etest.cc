@@ -124,13 +124,15 @@ TEST(Recovery, ReplayDryRunMatchesRowsWrittenAndDoesNotConsume) {
       before)
       << "the dry run must not consume the slot";
 
-  // A row that does not decode stops the dry run with an error; it is never skipped.
+  // A row the relay would dead-letter (headers that are not strings) is shown, with the reason;
+  // it is never skipped.
   s.db().Scalar(
       "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload, "
       "headers) "
       "VALUES (gen_random_uuid(), 'l', 'k', 't', '" +
       topic + "', 'c', '\\x00', '{\"n\": 1}') RETURNING 1");
-  EXPECT_NE(s.Cli({"replay", "--dry-run"}, &out), 0) << out;
+  EXPECT_EQ(s.Cli({"replay", "--dry-run"}, &out), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("\"deadLetter\":{\"error\":\"bad_headers\""));
 }
 
 TEST(Recovery, RelayKilledDuringBacklog) {

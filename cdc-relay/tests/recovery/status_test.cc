@@ -100,14 +100,61 @@ TEST(ReplayJson, ProtobufPayloadInTheJsonMappingOtherwiseBase64) {
   EXPECT_EQ(std::string(doc["payload"]["winSumMinor"].get_string().value()), "12345");
   EXPECT_EQ(std::string(doc["headers"]["k"].get_string().value()), "v\n");
 
-  e.event.payload = std::string("\xff\x01", 2);  // not an AwardCreated: an error, not a guess
-  EXPECT_EQ(ReplayedEventJson(e).status().code(), absl::StatusCode::kDataLoss);
+  // Not the AwardCreated its content type claims (a producer-controlled header can say so): shown
+  // raw, never an error that stops the replay.
+  e.event.payload = std::string("\xff\x01", 2);
+  json = ReplayedEventJson(e);
+  ASSERT_TRUE(json.ok()) << json.status();
+  ASSERT_EQ(parser.parse(*json).get(doc), simdjson::SUCCESS) << *json;
+  EXPECT_EQ(std::string(doc["payloadBase64"].get_string().value()), "/wE=");
 
   e.event.content_type = "application/octet-stream";
   json = ReplayedEventJson(e);
   ASSERT_TRUE(json.ok());
   ASSERT_EQ(parser.parse(*json).get(doc), simdjson::SUCCESS) << *json;
   EXPECT_EQ(std::string(doc["payloadBase64"].get_string().value()), "/wE=");
+}
+
+}  // namespace
+}  // namespace lottery::cdc::recovery
+
+namespace lottery::cdc::recovery {
+namespace {
+
+StatusReport Streaming() {
+  StatusReport r;
+  r.slot.exists = true;
+  r.slot.active = true;
+  r.slot.wal_status = "reserved";
+  r.slot.confirmed_flush_lsn = 100;
+  r.slot.current_wal_lsn = 200;
+  r.checkpoint = Checkpoint{.slot = "s", .lsn = 90};
+  return r;
+}
+
+TEST(StatusJudgeTest, OverdueRowsAreStalledEvenWhileConnected) {
+  StatusReport r = Streaming();
+  r.overdue_rows = 3;
+  r.overdue_age_seconds = 75;
+  Judge(r, StatusLimits{});
+  EXPECT_EQ(r.verdict, Verdict::kStalled);
+  EXPECT_NE(static_cast<int>(r.verdict), 0);
+  EXPECT_THAT(r.reason, ::testing::HasSubstr("3 outbox row(s)"));
+}
+
+TEST(StatusJudgeTest, DeadLettersMakeItDegradedAndNamed) {
+  StatusReport r = Streaming();
+  r.checkpoint->dead_lettered = 2;
+  r.checkpoint->last_dead_letter = "seq 7 id abc: too_large: record of about 2000000 bytes";
+  Judge(r, StatusLimits{});
+  EXPECT_EQ(r.verdict, Verdict::kDegraded);
+  EXPECT_THAT(r.reason, ::testing::HasSubstr("seq 7 id abc"));
+  r.slot_name = "s";
+  r.publication = "p";
+  r.checkpoint_topic = "t";
+  EXPECT_THAT(StatusText(r), ::testing::HasSubstr("slot s, publication p, checkpoint topic t"));
+  EXPECT_THAT(StatusText(r), ::testing::HasSubstr("dead letters: 2"));
+  EXPECT_THAT(StatusJson(r), ::testing::HasSubstr("\"verdict\":\"degraded\""));
 }
 
 }  // namespace
