@@ -1,4 +1,8 @@
-# Writes a C++ source that returns the migration files as lottery::migrate::EmbeddedMigrations().
+# Writes a C++ source that returns the migration files of DIR (*.sql, in name order) as
+# lottery::migrate::EmbeddedMigrations(). (A list passed on the command line would be split at
+# its semicolons, so the script globs the directory itself.)
+file(GLOB FILES ${DIR}/*.sql)
+list(SORT FILES)
 set(body "#include \"lottery/common/migrate.h\"\nnamespace lottery::migrate {\nconst std::vector<Migration>& EmbeddedMigrations() {\n  static const std::vector<Migration> kAll = {\n")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME)

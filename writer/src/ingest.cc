@@ -444,10 +444,13 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
 
   // --- Rejections: rejected_stake rows and DLQ outbox rows carrying the original bytes.
   if (!rejections.empty()) {
-    ArrayLiteral r_event, r_raw, r_reason, r_topic, r_part, r_off;
+    ArrayLiteral r_event, r_raw, r_len, r_sha, r_reason, r_topic, r_part, r_off;
     for (const auto& [m, rej] : rejections) {
+      RawEvidence raw = KeepRaw(m->value);
       rej.event_id.empty() ? r_event.AddNull() : r_event.Add(rej.event_id);
-      r_raw.AddBytea(m->value);
+      r_raw.AddBytea(raw.kept);
+      r_len.Add(raw.length);
+      r_sha.Add(raw.sha256_hex);
       r_reason.Add(rej.reason);
       r_topic.Add(m->topic);
       r_part.Add(m->partition);
@@ -459,33 +462,36 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       row.aggregateid = rej.event_id.empty() ? where : rej.event_id;
       row.type = "stakeRejected";
       row.topic = options.dlq_topic;
+      // Fixed: a header the stake's producer controls must not change how the row is decoded.
       row.content_type = "application/octet-stream";
       std::string extra;
       for (const auto& [name, value] : m->headers) {
         if (value.has_value() && (name == "uuid" || name == "content-type")) {
-          if (name == "content-type") row.content_type = Sanitize(*value, 200);
-          absl::StrAppend(&extra, ", ", internal::JsonQuote(Sanitize(name, 50)), ": ",
+          absl::StrAppend(&extra, ", ", internal::JsonQuote(absl::StrCat("source-", name)), ": ",
                           internal::JsonQuote(Sanitize(*value, 200)));
         }
       }
-      row.headers_json = absl::StrCat("{\"reason\": ", internal::JsonQuote(rej.reason),
-                                      ", \"source-topic\": ", internal::JsonQuote(m->topic),
-                                      ", \"source-partition\": \"", m->partition,
-                                      "\", \"source-offset\": \"", m->offset, "\"", extra, "}");
-      row.payload = m->value;
+      row.headers_json = absl::StrCat(
+          "{\"reason\": ", internal::JsonQuote(rej.reason),
+          ", \"source-topic\": ", internal::JsonQuote(m->topic), ", \"source-partition\": \"",
+          m->partition, "\", \"source-offset\": \"", m->offset, "\", \"raw-length\": \"",
+          raw.length, "\", \"raw-sha256\": \"", raw.sha256_hex, "\", \"raw-truncated\": \"",
+          raw.truncated() ? "true" : "false", "\"", extra, "}");
+      row.payload = std::string(raw.kept);
       outbox.push_back(std::move(row));
       ++result.rejected;
     }
-    RETURN_IF_ERROR(
-        pg::ExecCommand(conn,
-                        "INSERT INTO rejected_stake (event_id, raw, reason, source_topic, "
-                        "source_partition, source_offset) "
-                        "SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], "
-                        "$5::int[], $6::bigint[]) "
-                        "ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING",
-                        {pg::Param::Text(r_event.Finish()), pg::Param::Text(r_raw.Finish()),
-                         pg::Param::Text(r_reason.Finish()), pg::Param::Text(r_topic.Finish()),
-                         pg::Param::Text(r_part.Finish()), pg::Param::Text(r_off.Finish())}));
+    RETURN_IF_ERROR(pg::ExecCommand(
+        conn,
+        "INSERT INTO rejected_stake (event_id, raw, raw_length, raw_sha256, reason, "
+        "source_topic, source_partition, source_offset) "
+        "SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::text[], $5::text[], "
+        "$6::text[], $7::int[], $8::bigint[]) "
+        "ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING",
+        {pg::Param::Text(r_event.Finish()), pg::Param::Text(r_raw.Finish()),
+         pg::Param::Text(r_len.Finish()), pg::Param::Text(r_sha.Finish()),
+         pg::Param::Text(r_reason.Finish()), pg::Param::Text(r_topic.Finish()),
+         pg::Param::Text(r_part.Finish()), pg::Param::Text(r_off.Finish())}));
   }
   RETURN_IF_ERROR(internal::InsertOutbox(conn, outbox));
 

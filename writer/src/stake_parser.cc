@@ -1,6 +1,10 @@
 #include "lottery/writer/stake_parser.h"
 
+#include <openssl/evp.h>
 #include <simdjson.h>
+
+#include <algorithm>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -37,10 +41,62 @@ std::optional<std::string> CheckUuid(std::string_view field, std::string_view te
   return std::nullopt;
 }
 
+// An event type that differs from the stake's only in case or whitespace is a producer bug, not
+// another event: skipping it would drop a stake silently.
+bool LooksLikeStakeEventType(std::string_view type) {
+  std::string folded;
+  for (char c : type) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+    folded.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+  }
+  return folded == "player.stakecreated";
+}
+
+// nullopt when `type` is the stake event; otherwise the Skip, or the Rejection of a near miss.
+std::optional<ParseResult> CheckEventType(std::string_view type, std::string_view event_id) {
+  if (type == kStakeEventType) return std::nullopt;
+  if (LooksLikeStakeEventType(type)) {
+    return Reject(absl::StrCat("message.eventType: '", Sanitize(type, 80), "' is not '",
+                               std::string(kStakeEventType), "' (case or whitespace differs)"),
+                  event_id);
+  }
+  return Skip{Sanitize(type, 80)};
+}
+
+// The first key that appears twice in one object, at any depth. Parsers disagree on which one
+// wins (simdjson's lookup takes the first, PHP, JavaScript and Python the last), so the game
+// service and the lottery could read different stakes from the same bytes.
+std::optional<std::string> DuplicateKey(simdjson::dom::element el, std::string path, int depth) {
+  if (depth > 64) return std::nullopt;  // simdjson bounds the depth; the fields we read are shallow
+  simdjson::dom::object obj;
+  simdjson::dom::array arr;
+  if (el.get_object().get(obj) == simdjson::SUCCESS) {
+    std::vector<std::string_view> keys;
+    for (auto field : obj) {
+      keys.push_back(field.key);
+      std::string child = path.empty() ? std::string(field.key)
+                                       : absl::StrCat(path, ".", std::string(field.key));
+      if (auto d = DuplicateKey(field.value, child, depth + 1)) return d;
+    }
+    std::sort(keys.begin(), keys.end());
+    for (size_t i = 1; i < keys.size(); ++i) {
+      if (keys[i] == keys[i - 1]) {
+        return path.empty() ? std::string(keys[i]) : absl::StrCat(path, ".", std::string(keys[i]));
+      }
+    }
+  } else if (el.get_array().get(arr) == simdjson::SUCCESS) {
+    size_t i = 0;
+    for (auto item : arr) {
+      if (auto d = DuplicateKey(item, absl::StrCat(path, "[", i++, "]"), depth + 1)) return d;
+    }
+  }
+  return std::nullopt;
+}
+
 // Everything after the wire form is decoded: event type, ids, stake.
 ParseResult Finish(const Fields& f, const Uuid& event_id, std::string_view event_id_text,
                    const ParseOptions& options) {
-  if (f.event_type != kStakeEventType) return Skip{Sanitize(f.event_type, 80)};
+  if (auto other = CheckEventType(f.event_type, event_id_text)) return *other;
   Stake stake;
   stake.event_id = event_id;
   if (auto r = CheckUuid("game.playerId", f.player_id, stake.player_id)) {
@@ -84,6 +140,21 @@ std::optional<std::string> JsonObject(simdjson::dom::object parent, std::string_
 }
 
 }  // namespace
+
+RawEvidence KeepRaw(std::string_view value) {
+  RawEvidence e;
+  e.kept = value.substr(0, kRawKeepBytes);
+  e.length = static_cast<int64_t>(value.size());
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(value.data(), value.size(), digest, &n, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned int i = 0; i < n; ++i) {
+    e.sha256_hex.push_back(kHex[digest[i] >> 4]);
+    e.sha256_hex.push_back(kHex[digest[i] & 15]);
+  }
+  return e;
+}
 
 Uuid DerivedEventId(std::string_view topic, int32_t partition, int64_t offset) {
   return lottery::domain::UuidV5(kDerivedIdNamespace,
@@ -132,6 +203,10 @@ ParseResult ParseStake(const RawMessage& msg, const ParseOptions& options) {
       return Reject(absl::StrCat("header uuid: ", std::string(parsed.status().message())),
                     event_id_text);
     }
+    if (*parsed == kNilUuid) {
+      // A nil id would make every later stake that carries it a "duplicate".
+      return Reject("header uuid: nil UUID", event_id_text);
+    }
     event_id = *parsed;
   }
 
@@ -177,6 +252,9 @@ ParseResult ParseStake(const RawMessage& msg, const ParseOptions& options) {
     return Reject(absl::StrCat("json: ", simdjson::error_message(err)), event_id_text);
   }
   if (!doc.is_object()) return Reject("json: top level is not an object", event_id_text);
+  if (auto d = DuplicateKey(doc, "", 0)) {
+    return Reject(absl::StrCat("json: duplicate key ", Sanitize(*d, 80)), event_id_text);
+  }
   simdjson::dom::object root = doc.get_object().value_unsafe();
   simdjson::dom::object message, game;
   Fields f;
@@ -184,7 +262,7 @@ ParseResult ParseStake(const RawMessage& msg, const ParseOptions& options) {
   if (auto r = JsonString(message, "eventType", "message.eventType", f.event_type)) {
     return Reject(*r, event_id_text);
   }
-  if (f.event_type != kStakeEventType) return Skip{Sanitize(f.event_type, 80)};
+  if (auto other = CheckEventType(f.event_type, event_id_text)) return *other;
   if (auto r = JsonObject(root, "game", "game", game)) return Reject(*r, event_id_text);
   if (auto r = JsonString(game, "playerId", "game.playerId", f.player_id))
     return Reject(*r, event_id_text);

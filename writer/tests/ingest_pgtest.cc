@@ -219,3 +219,39 @@ TEST(Ingest, JsonEventFormat) {
 
 }  // namespace
 }  // namespace lottery::writer
+
+namespace lottery::writer {
+namespace {
+
+// A 10 MB stake is rejected, and neither its rejected_stake row nor its DLQ outbox row carries
+// more than 64 KiB of it (a whole copy made the relay's records too large for the broker).
+TEST(IngestRejections, AHugeStakeKeepsABoundedPrefixWithItsLengthAndHash) {
+  TestDatabase db("wbig");
+  auto conn = db.Connect();
+  RawMessage big = Stake(0, 0, NewId(), NewId(), NewId());
+  big.value = std::string(10 * 1024 * 1024, 'x');
+  big.headers.push_back({"content-type", std::string("application/x-protobuf; messageType=lottery.v1.AwardCreated")});
+  BatchResult r = Apply(conn.get(), {big}, Options(3));
+  EXPECT_EQ(r.rejected, 1u);
+  EXPECT_EQ(db.Scalar("SELECT octet_length(raw) FROM rejected_stake"), "65536");
+  EXPECT_EQ(db.Scalar("SELECT raw_length FROM rejected_stake"), "10485760");
+  EXPECT_EQ(db.Scalar("SELECT raw_sha256 FROM rejected_stake"), KeepRaw(big.value).sha256_hex);
+  EXPECT_EQ(db.Scalar("SELECT octet_length(payload) FROM outbox WHERE type = 'stakeRejected'"),
+            "65536");
+  EXPECT_EQ(db.Scalar("SELECT headers->>'raw-length' FROM outbox WHERE type = 'stakeRejected'"),
+            "10485760");
+  EXPECT_EQ(db.Scalar("SELECT headers->>'raw-truncated' FROM outbox WHERE type = 'stakeRejected'"),
+            "true");
+  // The producer's content-type is kept as a header of its own; it does not decide how the
+  // row's payload is decoded, and it does not collide with the relay's own content-type.
+  EXPECT_EQ(db.Scalar("SELECT content_type FROM outbox WHERE type = 'stakeRejected'"),
+            "application/octet-stream");
+  EXPECT_EQ(db.Scalar("SELECT headers ? 'content-type' FROM outbox WHERE type = 'stakeRejected'"),
+            "f");
+  EXPECT_THAT(db.Scalar("SELECT headers->>'source-content-type' FROM outbox "
+                        "WHERE type = 'stakeRejected'"),
+              ::testing::HasSubstr("AwardCreated"));
+}
+
+}  // namespace
+}  // namespace lottery::writer

@@ -2,6 +2,7 @@
 // derived ids, skips, and every malformed kind rejected with its exact reason.
 #include "lottery/writer/stake_parser.h"
 
+#include <cstring>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -209,6 +210,56 @@ TEST(StakeParser, MaxStakeIsConfigurable) {
   EXPECT_TRUE(std::holds_alternative<Stake>(ParseStake(Msg(Json(kPlayer, kGame, "100")), opts)));
   EXPECT_TRUE(
       std::holds_alternative<Rejection>(ParseStake(Msg(Json(kPlayer, kGame, "100.01")), opts)));
+}
+
+}  // namespace
+}  // namespace lottery::writer
+
+namespace lottery::writer {
+namespace {
+
+// Inputs that used to be accepted or skipped without a trace: each is now a rejection.
+TEST(StakeParserSilentDrops, NilEventIdIsRejected) {
+  RawMessage m = Msg(Json(kPlayer, kGame, "10"), false);
+  m.headers.push_back({"uuid", std::string("00000000-0000-0000-0000-000000000000")});
+  EXPECT_EQ(ReasonOf(m), "header uuid: nil UUID");
+}
+
+TEST(StakeParserSilentDrops, AnEventTypeThatOnlyDiffersInCaseOrSpaceIsRejected) {
+  for (const char* type : {"Player.StakeCreated", "player.stakeCreated ", " player.stakecreated",
+                           "PLAYER.STAKECREATED", "player. stakeCreated"}) {
+    std::string json = Json(kPlayer, kGame, "10");
+    json.replace(json.find("player.stakeCreated"), strlen("player.stakeCreated"), type);
+    EXPECT_THAT(ReasonOf(Msg(json)), HasSubstr("case or whitespace differs")) << type;
+  }
+  std::string other = Json(kPlayer, kGame, "10");
+  other.replace(other.find("player.stakeCreated"), strlen("player.stakeCreated"),
+                "player.stakeCancelled");
+  EXPECT_TRUE(std::holds_alternative<Skip>(ParseStake(Msg(other))));
+}
+
+TEST(StakeParserSilentDrops, DuplicateKeysAtAnyDepthAreRejected) {
+  const std::string g = std::string(R"("playerId":")") + kPlayer + R"(","gameId":")" + kGame + "\"";
+  EXPECT_EQ(ReasonOf(Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{)" + g +
+                         R"(,"stake":"10","stake":"500.00"}})")),
+            "json: duplicate key game.stake");
+  EXPECT_EQ(ReasonOf(Msg(R"({"message":{"eventType":"player.stakeCreated"},"game":{)" + g +
+                         R"(,"stake":"10"},"game":{)" + g + R"(,"stake":"9"}})")),
+            "json: duplicate key game");
+  EXPECT_EQ(ReasonOf(Msg(R"({"message":{"eventType":"player.stakeCreated","x":[{"a":1,"a":2}]},)"
+                         R"("game":{)" + g + R"(,"stake":"10"}})")),
+            "json: duplicate key message.x[0].a");
+}
+
+TEST(StakeParserSilentDrops, KeepRawBoundsWhatARejectionStores) {
+  std::string big(10 * 1024 * 1024, 'x');
+  RawEvidence e = KeepRaw(big);
+  EXPECT_EQ(e.kept.size(), kRawKeepBytes);
+  EXPECT_EQ(e.length, static_cast<int64_t>(big.size()));
+  EXPECT_TRUE(e.truncated());
+  EXPECT_EQ(KeepRaw("abc").sha256_hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_FALSE(KeepRaw("abc").truncated());
 }
 
 }  // namespace

@@ -28,6 +28,16 @@ namespace lottery::writer {
 inline constexpr std::string_view kStakeEventType = "player.stakeCreated";
 // Values above this are rejected before any parsing ("oversized").
 inline constexpr size_t kMaxValueBytes = 64 * 1024;
+// A rejected record keeps this much of its value (rejected_stake.raw and the DLQ record), with
+// its full length and SHA-256: DLQ records always fit the broker's default limits.
+inline constexpr size_t kRawKeepBytes = 64 * 1024;
+struct RawEvidence {
+  std::string_view kept;  // a prefix of the value, at most kRawKeepBytes
+  int64_t length = 0;     // of the whole value
+  std::string sha256_hex;
+  bool truncated() const { return static_cast<int64_t>(kept.size()) < length; }
+};
+RawEvidence KeepRaw(std::string_view value);
 // Namespace of derived ids, ids of DLQ/outbox rows and awards (fixed forever: ids must repeat).
 inline constexpr lottery::domain::Uuid kDerivedIdNamespace = {
     0x6c, 0x6f, 0x74, 0x74, 0x65, 0x72, 0x79, 0x2d, 0x81, 0x72, 0x69, 0x74, 0x65, 0x72, 0x2d, 0x31};
