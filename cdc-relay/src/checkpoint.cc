@@ -44,13 +44,12 @@ std::string JsonQuote(std::string_view s) {
 namespace {}  // namespace
 
 std::string EncodeCheckpoint(const Checkpoint& c) {
-  return absl::StrCat("{\"slot\":", JsonQuote(c.slot), ",\"lsn\":\"", FormatLsn(c.lsn),
-                      "\",\"commit_time_us\":", c.commit_time,
-                      ",\"system_id\":", JsonQuote(c.system_id),
-                      ",\"database\":", JsonQuote(c.database), ",\"events\":", c.events,
-                      ",\"written_at_unix_ms\":", c.written_at_unix_ms,
-                      ",\"dead_lettered\":", c.dead_lettered,
-                      ",\"last_dead_letter\":", JsonQuote(c.last_dead_letter), "}");
+  return absl::StrCat(
+      "{\"slot\":", JsonQuote(c.slot), ",\"lsn\":\"", FormatLsn(c.lsn),
+      "\",\"commit_time_us\":", c.commit_time, ",\"system_id\":", JsonQuote(c.system_id),
+      ",\"database\":", JsonQuote(c.database), ",\"events\":", c.events,
+      ",\"written_at_unix_ms\":", c.written_at_unix_ms, ",\"dead_lettered\":", c.dead_lettered,
+      ",\"last_dead_letter\":", JsonQuote(c.last_dead_letter), "}");
 }
 
 absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view json) {

@@ -118,9 +118,11 @@ absl::StatusOr<RelayConfig> MakeRelayConfig(const CommonOptions& o) {
   }
   c.exit_when_idle = absl::Milliseconds(o.exit_when_idle_ms);
   c.status_interval = absl::Milliseconds(o.status_interval_ms);
-  c.initial_snapshot = o.initial_snapshot == "none" ? InitialSnapshot::kNone : InitialSnapshot::kAll;
+  c.initial_snapshot =
+      o.initial_snapshot == "none" ? InitialSnapshot::kNone : InitialSnapshot::kAll;
   c.snapshot_batch = o.snapshot_batch;
-  c.on_record_error = o.on_record_error == "stop" ? OnRecordError::kStop : OnRecordError::kDeadLetter;
+  c.on_record_error =
+      o.on_record_error == "stop" ? OnRecordError::kStop : OnRecordError::kDeadLetter;
   if (!IsValidTopicName(o.dead_letter_topic)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--dlq-topic: \"", o.dead_letter_topic, "\" is not a valid topic name"));

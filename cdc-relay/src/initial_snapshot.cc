@@ -92,9 +92,9 @@ absl::StatusOr<StartDecision> DecideStart(const std::string& slot, const SlotInf
                                       progress->last_seq, ": finishing it")};
   }
   if (info.active) {
-    return absl::UnavailableError(absl::StrCat(
-        "replication slot ", slot, " has no checkpoint yet and is held by pid ", info.active_pid,
-        " (another relay starting?); waiting for it to be released"));
+    return absl::UnavailableError(
+        absl::StrCat("replication slot ", slot, " has no checkpoint yet and is held by pid ",
+                     info.active_pid, " (another relay starting?); waiting for it to be released"));
   }
   return StartDecision{StartAction::kRedoSnapshot,
                        absl::StrCat("slot ", slot,
@@ -152,9 +152,10 @@ absl::StatusOr<ExportedSnapshot> CreateSlotWithSnapshot(ReplicationConnection& r
   std::string misfiled(pg::Value(res.get(), 0, 1));
   RETURN_IF_ERROR(pg::ExecCommand(sql, "COMMIT"));
   if (misfiled != "0") {
-    return absl::DataLossError(absl::StrCat(
-        misfiled, " outbox row(s) visible in the slot's snapshot carry a txid that the snapshot "
-                  "does not see: the txid column must keep its default pg_current_xact_id()"));
+    return absl::DataLossError(
+        absl::StrCat(misfiled,
+                     " outbox row(s) visible in the slot's snapshot carry a txid that the snapshot "
+                     "does not see: the txid column must keep its default pg_current_xact_id()"));
   }
   return out;
 }
@@ -181,9 +182,8 @@ absl::StatusOr<SnapshotSummary> SummarizeSnapshot(PGconn* sql, const std::string
 }
 
 absl::Status PublishSnapshot(PGconn* sql, SnapshotProgress& progress,
-                             const absl::flat_hash_set<std::string>& already_in_kafka,
-                             size_t batch, const SnapshotSink& sink,
-                             const std::atomic<bool>& stop) {
+                             const absl::flat_hash_set<std::string>& already_in_kafka, size_t batch,
+                             const SnapshotSink& sink, const std::atomic<bool>& stop) {
   const std::string query = absl::StrCat(
       "SELECT ", kOutboxColumns,
       " FROM outbox WHERE pg_visible_in_snapshot(txid, $1::pg_snapshot) AND seq > $2::bigint "
@@ -221,9 +221,10 @@ absl::Status PublishSnapshot(PGconn* sql, SnapshotProgress& progress,
       last_log = absl::Now();
     }
   }
-  spdlog::info("initial snapshot interrupted at seq {} ({} rows published); the next start "
-               "finishes it",
-               progress.last_seq, progress.published);
+  spdlog::info(
+      "initial snapshot interrupted at seq {} ({} rows published); the next start "
+      "finishes it",
+      progress.last_seq, progress.published);
   return absl::OkStatus();
 }
 

@@ -42,8 +42,8 @@ bool IsValidTopicName(std::string_view topic) {
     return false;
   }
   return std::all_of(topic.begin(), topic.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -56,8 +56,8 @@ size_t RecordSize(std::string_view key, std::string_view value,
 
 RecordCheck CheckRecord(const OutboxEvent& e, size_t max_record_bytes) {
   if (!IsValidTopicName(e.topic)) {
-    return {RecordError::kInvalidTopic, absl::StrCat("topic ", Shown(e.topic),
-                                                     " is not a valid Kafka topic name")};
+    return {RecordError::kInvalidTopic,
+            absl::StrCat("topic ", Shown(e.topic), " is not a valid Kafka topic name")};
   }
   // Headers are checked before the size: a record that is too large is measured with them.
   if (!e.bad_headers.empty()) {
@@ -76,8 +76,8 @@ RecordCheck CheckRecord(const OutboxEvent& e, size_t max_record_bytes) {
                 e.type.size() + e.aggregatetype.size() + e.content_type.size();
   if (size > max_record_bytes) {
     return {RecordError::kTooLarge,
-            absl::StrCat("record of about ", size, " bytes exceeds the limit of ",
-                         max_record_bytes, " (payload ", e.payload.size(), " bytes)")};
+            absl::StrCat("record of about ", size, " bytes exceeds the limit of ", max_record_bytes,
+                         " (payload ", e.payload.size(), " bytes)")};
   }
   return {};
 }

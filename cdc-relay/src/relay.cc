@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "lottery/cdc/pgoutput.h"
-#include "lottery/cdc/recovery/recover.h"
 #include "lottery/cdc/publisher.h"
+#include "lottery/cdc/recovery/recover.h"
 #include "lottery/cdc/relay_core.h"
 #include "lottery/common/status.h"
 #include "relay_metrics.h"
@@ -216,9 +216,8 @@ absl::Status Relay::Start() {
     }
   }
   ASSIGN_OR_RETURN(SlotInfo slot, InspectSlot(sql_.get(), config_.slot));
-  ASSIGN_OR_RETURN(StartDecision decision,
-                   DecideStart(config_.slot, slot, checkpoint, progress, config_.initial_snapshot,
-                               database_));
+  ASSIGN_OR_RETURN(StartDecision decision, DecideStart(config_.slot, slot, checkpoint, progress,
+                                                       config_.initial_snapshot, database_));
   if (decision.action != StartAction::kStream) spdlog::info("{}", decision.why);
   if (decision.action == StartAction::kCreateSlot) {
     ASSIGN_OR_RETURN(auto conn, ReplicationConnection::Connect(config_.pg_dsn));
@@ -288,23 +287,23 @@ absl::Status Relay::RunSnapshot(const StartDecision& decision,
   absl::flat_hash_set<std::string> already;
   if (summary.rows > 0 && !topics.empty()) {
     // History on the topics (an earlier deployment, a lost checkpoint topic): never twice.
-    ASSIGN_OR_RETURN(already, recovery::PublishedIds(
-                                  config_.kafka_props, topics,
-                                  absl::FromUnixMicros(summary.min_created_unix_us) -
-                                      absl::Minutes(5),
-                                  absl::Minutes(5)));
+    ASSIGN_OR_RETURN(
+        already,
+        recovery::PublishedIds(config_.kafka_props, topics,
+                               absl::FromUnixMicros(summary.min_created_unix_us) - absl::Minutes(5),
+                               absl::Minutes(5)));
   }
   spdlog::info(
       "initial snapshot at {}: {} outbox rows after seq {} in {} topic(s); {} ids of those "
       "topics already in Kafka are not published again",
       FormatLsn(progress.consistent_point), summary.rows, progress.last_seq, topics.size(),
       already.size());
-  SnapshotSink sink{
-      [&](const OutboxEvent& e) -> absl::Status {
-        if (!producer_->in_transaction()) RETURN_IF_ERROR(producer_->Begin());
-        return PublishEvent(e, 0);  // the commit LSN of a row read from the table is unknown
-      },
-      [&](const SnapshotProgress& p) { return CommitSnapshot(p); }};
+  SnapshotSink sink{[&](const OutboxEvent& e) -> absl::Status {
+                      if (!producer_->in_transaction()) RETURN_IF_ERROR(producer_->Begin());
+                      return PublishEvent(
+                          e, 0);  // the commit LSN of a row read from the table is unknown
+                    },
+                    [&](const SnapshotProgress& p) { return CommitSnapshot(p); }};
   RETURN_IF_ERROR(
       PublishSnapshot(sql_.get(), progress, already, config_.snapshot_batch, sink, stop_));
   ASSIGN_OR_RETURN(slot, InspectSlot(sql_.get(), config_.slot));
@@ -324,8 +323,8 @@ absl::Status Relay::CommitSnapshot(const SnapshotProgress& progress) {
     c.written_at_unix_ms = absl::ToUnixMillis(absl::Now());
     c.dead_lettered = dead_lettered_;
     c.last_dead_letter = last_dead_letter_;
-    RETURN_IF_ERROR(ExplainKafkaFatal(
-        producer_->ProduceCheckpoint(config_.checkpoint_topic, c), config_.slot));
+    RETURN_IF_ERROR(
+        ExplainKafkaFatal(producer_->ProduceCheckpoint(config_.checkpoint_topic, c), config_.slot));
   }
   RETURN_IF_ERROR(ExplainKafkaFatal(
       producer_->ProduceKeyed(config_.checkpoint_topic, SnapshotProgressKey(config_.slot),
@@ -355,16 +354,17 @@ absl::Status Relay::DeadLetter(const OutboxEvent& e, Lsn commit_end_lsn, const R
         row, " can never be published: ", why.detail,
         ". With --on-record-error stop nothing after it is published. `lottery-cdc-relay run "
         "--on-record-error dlq` writes it to ",
-        config_.dead_letter_topic, " and goes on; once its cause is fixed, `lottery-cdc-relay "
-        "recover --from-seq ", e.seq, "` republishes it"));
+        config_.dead_letter_topic,
+        " and goes on; once its cause is fixed, `lottery-cdc-relay "
+        "recover --from-seq ",
+        e.seq, "` republishes it"));
   }
-  KafkaRecord record = DeadLetterRecord(e, commit_end_lsn, why, config_.dead_letter_topic,
-                                        config_.max_record_bytes);
+  KafkaRecord record =
+      DeadLetterRecord(e, commit_end_lsn, why, config_.dead_letter_topic, config_.max_record_bytes);
   absl::Status st = producer_->Produce(record);
   if (st.code() == absl::StatusCode::kInvalidArgument) {
-    return absl::FailedPreconditionError(absl::StrCat("the dead-letter topic ",
-                                                      config_.dead_letter_topic,
-                                                      " refuses records: ", st.message()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the dead-letter topic ", config_.dead_letter_topic, " refuses records: ", st.message()));
   }
   RETURN_IF_ERROR(st);
   spdlog::error(

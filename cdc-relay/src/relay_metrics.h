@@ -45,9 +45,9 @@ struct Metrics {
         truncates(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"truncate\"}", "")),
         messages(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"message\"}", "")) {
     const char* help = "Outbox rows written to the dead-letter topic instead of their own";
-    for (RecordError e : {RecordError::kInvalidTopic, RecordError::kTooLarge,
-                          RecordError::kBadHeaders, RecordError::kReservedHeader,
-                          RecordError::kRejectedByKafka}) {
+    for (RecordError e :
+         {RecordError::kInvalidTopic, RecordError::kTooLarge, RecordError::kBadHeaders,
+          RecordError::kReservedHeader, RecordError::kRejectedByKafka}) {
       dead_lettered[static_cast<int>(e)] = &r.AddCounter(
           absl::StrCat("lottery_relay_dead_lettered_total{reason=\"", RecordErrorLabel(e), "\"}"),
           help);

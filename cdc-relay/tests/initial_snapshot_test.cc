@@ -61,8 +61,8 @@ TEST(DecideStartTest, AnInterruptedSnapshotIsFinished) {
 }
 
 TEST(DecideStartTest, ASlotHeldByAnotherProcessIsWaitedFor) {
-  EXPECT_THAT(DecideStart("s", Slot(100, true), std::nullopt, std::nullopt,
-                          InitialSnapshot::kAll, "lottery"),
+  EXPECT_THAT(DecideStart("s", Slot(100, true), std::nullopt, std::nullopt, InitialSnapshot::kAll,
+                          "lottery"),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("4242")));
 }
 
@@ -77,8 +77,7 @@ TEST(SnapshotProgressTest, RoundTripsAndRejectsAnythingElse) {
   EXPECT_EQ(*back, p);
   for (const char* bad : {"", "[]", "{}", R"({"consistent_point":"0/1"})",
                           R"({"consistent_point":"x","snapshot":"1:2:"})"}) {
-    EXPECT_THAT(DecodeSnapshotProgress(bad).status(), StatusIs(absl::StatusCode::kDataLoss))
-        << bad;
+    EXPECT_THAT(DecodeSnapshotProgress(bad).status(), StatusIs(absl::StatusCode::kDataLoss)) << bad;
   }
 }
 

@@ -29,9 +29,9 @@ OutboxEvent Event() {
 
 TEST(RecordGuardTest, KafkaTopicNameRule) {
   for (const char* ok : {"lottery.v1.award", "a", "A-b_c.9"}) EXPECT_TRUE(IsValidTopicName(ok));
-  for (std::string bad : {std::string(), std::string("has space"), std::string("."),
-                          std::string(".."), std::string(250, 'a'), std::string("t\xc3\xa9"),
-                          std::string("a/b")}) {
+  for (std::string bad :
+       {std::string(), std::string("has space"), std::string("."), std::string(".."),
+        std::string(250, 'a'), std::string("t\xc3\xa9"), std::string("a/b")}) {
     EXPECT_FALSE(IsValidTopicName(bad)) << bad;
   }
   EXPECT_TRUE(IsValidTopicName(std::string(249, 'a')));
@@ -55,8 +55,8 @@ TEST(RecordGuardTest, EachUnpublishableKindIsNamed) {
   e.bad_headers = "headers: not a JSON object";
   EXPECT_EQ(CheckRecord(e, 1'000'000).error, RecordError::kBadHeaders);
 
-  for (const char* reserved : {"id", "messageType", "aggregatetype", "content-type", "lsn",
-                               "txid"}) {
+  for (const char* reserved :
+       {"id", "messageType", "aggregatetype", "content-type", "lsn", "txid"}) {
     e = Event();
     e.headers = {{"x-trace", "t"}, {reserved, "forged"}};
     EXPECT_EQ(CheckRecord(e, 1'000'000).error, RecordError::kReservedHeader) << reserved;

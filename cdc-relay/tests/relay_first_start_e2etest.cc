@@ -78,8 +78,8 @@ TEST(RelayFirstStartE2eTest, RowsWrittenBeforeTheFirstStartArePublishedOnce) {
   // A second start streams from the checkpoint; nothing is published again.
   InsertMany(conn.get(), w.topic, 10);
   auto again = w.StartRelay("again");
-  ASSERT_TRUE(WaitFor([&] { return ReadAllCommitted({w.topic}).size() >= 612; },
-                      std::chrono::seconds(60)))
+  ASSERT_TRUE(
+      WaitFor([&] { return ReadAllCommitted({w.topic}).size() >= 612; }, std::chrono::seconds(60)))
       << w.Log("again");
   again->Kill(SIGTERM);
   EXPECT_EQ(again->Wait(std::chrono::seconds(30)), 0) << w.Log("again");
@@ -118,8 +118,9 @@ TEST(RelayFirstStartE2eTest, KilledDuringTheSnapshotTheNextStartFinishesIt) {
   // Small Kafka transactions, so the snapshot takes long enough to be killed in the middle.
   auto relay = w.StartRelay("first", {"--snapshot-batch", "20"});
   // Its first progress line comes after 5 s of committed batches.
-  ASSERT_TRUE(WaitFor([&] { return w.Log("first").find("rows published so far") != std::string::npos; },
-                      std::chrono::seconds(60)))
+  ASSERT_TRUE(
+      WaitFor([&] { return w.Log("first").find("rows published so far") != std::string::npos; },
+              std::chrono::seconds(60)))
       << w.Log("first");
   relay->Kill(SIGKILL);
   relay->Wait(std::chrono::seconds(10));

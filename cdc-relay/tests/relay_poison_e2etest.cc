@@ -33,8 +33,8 @@ TEST(RelayPoisonE2eTest, EachBadRowIsDeadLetteredOnceAndTheRowsBehindItFlow) {
   ASSERT_OK(kafka::CreateTopics(KafkaBootstrap(), {{small, 1}}, {{"max.message.bytes", "2000"}}));
   ASSERT_OK(kafka::CreateTopics(KafkaBootstrap(), {{w.topic, 1}}));
   int port = lottery::testing::FreePort();
-  auto relay = w.StartRelay("relay", {"--dlq-topic", dlq, "--metrics-addr",
-                                      absl::StrCat("127.0.0.1:", port)});
+  auto relay = w.StartRelay(
+      "relay", {"--dlq-topic", dlq, "--metrics-addr", absl::StrCat("127.0.0.1:", port)});
   ASSERT_TRUE(WaitFor([&] { return w.SlotExists(); }, std::chrono::seconds(60))) << w.Log("relay");
   auto conn = w.db.Connect();
 
@@ -82,13 +82,15 @@ TEST(RelayPoisonE2eTest, EachBadRowIsDeadLetteredOnceAndTheRowsBehindItFlow) {
   httplib::Client http("127.0.0.1", port);
   auto metrics = http.Get("/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_THAT(metrics->body, HasSubstr("lottery_relay_dead_lettered_total{reason=\"invalid_topic\"} 3"));
-  EXPECT_THAT(metrics->body, HasSubstr("lottery_relay_dead_lettered_total{reason=\"too_large\"} 1"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("lottery_relay_dead_lettered_total{reason=\"invalid_topic\"} 3"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("lottery_relay_dead_lettered_total{reason=\"too_large\"} 1"));
   EXPECT_THAT(metrics->body,
               HasSubstr("lottery_relay_dead_lettered_total{reason=\"rejected_by_kafka\"} 1"));
   // The broker's refusal costs one aborted transaction, not a loop of them.
-  EXPECT_THAT(metrics->body, ::testing::ContainsRegex(
-                                 "lottery_relay_kafka_transactions_aborted_total [0-3]\n"));
+  EXPECT_THAT(metrics->body,
+              ::testing::ContainsRegex("lottery_relay_kafka_transactions_aborted_total [0-3]\n"));
   ASSERT_TRUE(WaitFor(
       [&] {
         auto r = http.Get("/readyz");

@@ -66,7 +66,8 @@ std::optional<ParseResult> CheckEventType(std::string_view type, std::string_vie
 // The first key that appears twice in one object, at any depth. Parsers disagree on which one
 // wins (simdjson's lookup takes the first, PHP, JavaScript and Python the last), so the game
 // service and the lottery could read different stakes from the same bytes.
-std::optional<std::string> DuplicateKey(simdjson::dom::element el, std::string path, int depth) {
+std::optional<std::string> DuplicateKey(simdjson::dom::element el, const std::string& path,
+                                        int depth) {
   if (depth > 64) return std::nullopt;  // simdjson bounds the depth; the fields we read are shallow
   simdjson::dom::object obj;
   simdjson::dom::array arr;
@@ -74,8 +75,8 @@ std::optional<std::string> DuplicateKey(simdjson::dom::element el, std::string p
     std::vector<std::string_view> keys;
     for (auto field : obj) {
       keys.push_back(field.key);
-      std::string child = path.empty() ? std::string(field.key)
-                                       : absl::StrCat(path, ".", std::string(field.key));
+      std::string child =
+          path.empty() ? std::string(field.key) : absl::StrCat(path, ".", std::string(field.key));
       if (auto d = DuplicateKey(field.value, child, depth + 1)) return d;
     }
     std::sort(keys.begin(), keys.end());

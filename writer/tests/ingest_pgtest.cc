@@ -230,7 +230,8 @@ TEST(IngestRejections, AHugeStakeKeepsABoundedPrefixWithItsLengthAndHash) {
   auto conn = db.Connect();
   RawMessage big = Stake(0, 0, NewId(), NewId(), NewId());
   big.value = std::string(10 * 1024 * 1024, 'x');
-  big.headers.push_back({"content-type", std::string("application/x-protobuf; messageType=lottery.v1.AwardCreated")});
+  big.headers.push_back(
+      {"content-type", std::string("application/x-protobuf; messageType=lottery.v1.AwardCreated")});
   BatchResult r = Apply(conn.get(), {big}, Options(3));
   EXPECT_EQ(r.rejected, 1u);
   EXPECT_EQ(db.Scalar("SELECT octet_length(raw) FROM rejected_stake"), "65536");

@@ -247,7 +247,8 @@ TEST(StakeParserSilentDrops, DuplicateKeysAtAnyDepthAreRejected) {
                          R"(,"stake":"10"},"game":{)" + g + R"(,"stake":"9"}})")),
             "json: duplicate key game");
   EXPECT_EQ(ReasonOf(Msg(R"({"message":{"eventType":"player.stakeCreated","x":[{"a":1,"a":2}]},)"
-                         R"("game":{)" + g + R"(,"stake":"10"}})")),
+                         R"("game":{)" +
+                         g + R"(,"stake":"10"}})")),
             "json: duplicate key message.x[0].a");
 }
 

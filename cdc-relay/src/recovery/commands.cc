@@ -98,10 +98,9 @@ CommandMain SetupStatusCommand(CLI::App& command, const CommonOptions& options) 
     if (options.pg_dsn.empty())
       return Fail(absl::InvalidArgumentError("no --pg-dsn / LOTTERY_PG_DSN"));
     spdlog::set_level(spdlog::level::warn);
-    StatusReport r =
-        ReadStatus(options.pg_dsn, *props, options.checkpoint_topic, options.slot,
-                   options.publication,
-                   StatusLimits{f->max_lag_bytes, absl::Seconds(options.stall_after_s)});  // --stall-after
+    StatusReport r = ReadStatus(
+        options.pg_dsn, *props, options.checkpoint_topic, options.slot, options.publication,
+        StatusLimits{f->max_lag_bytes, absl::Seconds(options.stall_after_s)});  // --stall-after
     std::cout << (f->json ? StatusJson(r) + "\n" : StatusText(r)) << std::flush;
     return static_cast<int>(r.verdict);
   };

@@ -11,9 +11,9 @@
 #include "absl/time/clock.h"
 #include "lottery/cdc/checkpoint.h"
 #include "lottery/cdc/initial_snapshot.h"
-#include "lottery/cdc/record_guard.h"
 #include "lottery/cdc/outbox_event.h"
 #include "lottery/cdc/publisher.h"
+#include "lottery/cdc/record_guard.h"
 #include "lottery/cdc/recovery/replay.h"
 #include "lottery/cdc/replication.h"
 #include "lottery/common/status.h"
@@ -115,8 +115,8 @@ absl::StatusOr<OutboxEvent> RowToEvent(const PGresult* r, int i) {
   ASSIGN_OR_RETURN(OutboxEvent e, OutboxEventFromRow(r, i));
   RecordCheck check = CheckRecord(e, kDefaultMaxRecordBytes);
   if (!check.ok()) {
-    return absl::DataLossError(absl::StrCat("outbox seq ", e.seq, " id ", e.id,
-                                            " cannot be published: ", check.detail));
+    return absl::DataLossError(
+        absl::StrCat("outbox seq ", e.seq, " id ", e.id, " cannot be published: ", check.detail));
   }
   return e;
 }
@@ -253,11 +253,11 @@ absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
                result.run_id, result.candidates, topics.size(), published.size(),
                absl::FormatTime(absl::FromUnixMicros(min_created_us) - o.skew));
 
-  RETURN_IF_ERROR(pg::ExecCommand(
-      snap.sql.get(),
-      absl::StrCat("DECLARE recover_rows NO SCROLL CURSOR FOR SELECT ", kOutboxColumns,
-                   " FROM outbox WHERE ", where, " ORDER BY seq"),
-      params));
+  RETURN_IF_ERROR(
+      pg::ExecCommand(snap.sql.get(),
+                      absl::StrCat("DECLARE recover_rows NO SCROLL CURSOR FOR SELECT ",
+                                   kOutboxColumns, " FROM outbox WHERE ", where, " ORDER BY seq"),
+                      params));
 
   Progress progress{result.run_id, slot_lost ? "slot-lost" : "from-table", snap.consistent_point};
   size_t in_txn = 0;

@@ -109,10 +109,10 @@ void Judge(StatusReport& r, const StatusLimits& limits) {
   }
   if (r.checkpoint && r.checkpoint->dead_lettered > 0) {
     r.verdict = Verdict::kDegraded;
-    r.reason = absl::StrCat(
-        "relay streaming, but ", r.checkpoint->dead_lettered,
-        " outbox row(s) were dead-lettered; last: ", r.checkpoint->last_dead_letter,
-        " (docs/operations.md, \"Dead-lettered rows\")");
+    r.reason =
+        absl::StrCat("relay streaming, but ", r.checkpoint->dead_lettered,
+                     " outbox row(s) were dead-lettered; last: ", r.checkpoint->last_dead_letter,
+                     " (docs/operations.md, \"Dead-lettered rows\")");
   }
 }
 
@@ -168,8 +168,8 @@ StatusReport ReadStatus(const std::string& pg_dsn, const kafka::Properties& kafk
 
 std::string StatusText(const StatusReport& r) {
   const SlotInfo& s = r.slot;
-  std::string out = absl::StrCat("relay:       slot ", r.slot_name, ", publication ",
-                                 r.publication, ", checkpoint topic ", r.checkpoint_topic, "\n");
+  std::string out = absl::StrCat("relay:       slot ", r.slot_name, ", publication ", r.publication,
+                                 ", checkpoint topic ", r.checkpoint_topic, "\n");
   if (s.exists) {
     absl::StrAppend(
         &out, "slot:        exists, ",

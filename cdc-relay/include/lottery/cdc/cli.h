@@ -34,12 +34,12 @@ struct CommonOptions {
   int exit_when_idle_ms = 0;       // --exit-when-idle MS
   std::string log_level = "info";  // --log-level / LOTTERY_LOG_LEVEL
   // First start and bad rows (docs/relay.md).
-  std::string initial_snapshot = "all";                 // LOTTERY_RELAY_INITIAL_SNAPSHOT
-  size_t snapshot_batch = 1000;                         // LOTTERY_RELAY_SNAPSHOT_BATCH
-  std::string on_record_error = "dlq";                  // LOTTERY_RELAY_ON_RECORD_ERROR
+  std::string initial_snapshot = "all";                     // LOTTERY_RELAY_INITIAL_SNAPSHOT
+  size_t snapshot_batch = 1000;                             // LOTTERY_RELAY_SNAPSHOT_BATCH
+  std::string on_record_error = "dlq";                      // LOTTERY_RELAY_ON_RECORD_ERROR
   std::string dead_letter_topic = kDefaultDeadLetterTopic;  // LOTTERY_RELAY_DLQ_TOPIC
-  size_t max_record_bytes = kDefaultMaxRecordBytes;     // LOTTERY_RELAY_MAX_RECORD_BYTES
-  int stall_after_s = 60;                               // LOTTERY_RELAY_STALL_AFTER_S
+  size_t max_record_bytes = kDefaultMaxRecordBytes;         // LOTTERY_RELAY_MAX_RECORD_BYTES
+  int stall_after_s = 60;                                   // LOTTERY_RELAY_STALL_AFTER_S
 };
 
 void AddCommonOptions(CLI::App& app, CommonOptions& options);

@@ -108,8 +108,7 @@ struct SnapshotSink {
 // (done). Updates `progress` as it goes. Returns early with OK when `stop` becomes true (the
 // next start resumes).
 absl::Status PublishSnapshot(PGconn* sql, SnapshotProgress& progress,
-                             const absl::flat_hash_set<std::string>& already_in_kafka,
-                             size_t batch, const SnapshotSink& sink,
-                             const std::atomic<bool>& stop);
+                             const absl::flat_hash_set<std::string>& already_in_kafka, size_t batch,
+                             const SnapshotSink& sink, const std::atomic<bool>& stop);
 
 }  // namespace lottery::cdc

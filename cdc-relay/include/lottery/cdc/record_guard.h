@@ -34,8 +34,8 @@ enum class RecordError {
 const char* RecordErrorLabel(RecordError e);
 
 // The relay's own headers (publisher.h, EventHeaders); an outbox row may not set them.
-inline constexpr std::string_view kReservedHeaders[] = {"id",           "messageType", "aggregatetype",
-                                                        "content-type", "lsn",         "txid"};
+inline constexpr std::string_view kReservedHeaders[] = {
+    "id", "messageType", "aggregatetype", "content-type", "lsn", "txid"};
 
 // Kafka's topic name rule (kafka.common.internals.Topic.validate).
 bool IsValidTopicName(std::string_view topic);
