@@ -215,6 +215,7 @@ absl::Status PublishSnapshot(PGconn* sql, SnapshotProgress& progress,
       ++progress.published;
     }
     RETURN_IF_ERROR(sink.commit(progress));
+    spdlog::debug("initial snapshot: batch committed up to seq {}", progress.last_seq);
     if (absl::Now() - last_log >= absl::Seconds(5)) {
       spdlog::info("initial snapshot: {} rows published so far, last seq {}", progress.published,
                    progress.last_seq);

@@ -116,10 +116,10 @@ TEST(RelayFirstStartE2eTest, KilledDuringTheSnapshotTheNextStartFinishesIt) {
   auto conn = w.db.Connect();
   InsertMany(conn.get(), w.topic, 20000);
   // Small Kafka transactions, so the snapshot takes long enough to be killed in the middle.
-  auto relay = w.StartRelay("first", {"--snapshot-batch", "20"});
-  // Its first progress line comes after 5 s of committed batches.
+  auto relay = w.StartRelay("first", {"--snapshot-batch", "20", "--log-level", "debug"});
+  // Kill it right after a batch of the snapshot committed: 1000 batches, so it is mid-snapshot.
   ASSERT_TRUE(
-      WaitFor([&] { return w.Log("first").find("rows published so far") != std::string::npos; },
+      WaitFor([&] { return w.Log("first").find("batch committed up to seq") != std::string::npos; },
               std::chrono::seconds(60)))
       << w.Log("first");
   relay->Kill(SIGKILL);

@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "internal.h"
@@ -241,12 +242,46 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
     internal::BinaryArray stake_ids(internal::BinaryArray::kUuid);
     for (const Item& it : stakes) stake_ids.AddUuid(it.stake.event_id);
     ASSIGN_OR_RETURN(pg::ResultPtr dups,
-                     pg::Exec(conn, "SELECT id FROM lottery_entry WHERE id = ANY($1::uuid[])",
+                     pg::Exec(conn,
+                              "SELECT id, player_id, game_id, stake FROM lottery_entry "
+                              "WHERE id = ANY($1::uuid[])",
                               {pg::Param::Bytes(stake_ids.Finish())}));
     absl::flat_hash_set<d::Uuid, UuidHash> seen;
+    // What each id stood for when first stored or seen: a repeat with another body is rejected.
+    absl::flat_hash_map<d::Uuid, StakeFields, UuidHash> first_seen;
     for (int i = 0; i < PQntuples(dups.get()); ++i) {
       ASSIGN_OR_RETURN(d::Uuid id, d::ParseUuid(pg::Value(dups.get(), i, 0)));
+      StakeFields f;
+      ASSIGN_OR_RETURN(f.player_id, d::ParseUuid(pg::Value(dups.get(), i, 1)));
+      ASSIGN_OR_RETURN(f.game_id, d::ParseUuid(pg::Value(dups.get(), i, 2)));
+      if (!absl::SimpleAtoi(absl::string_view(pg::Value(dups.get(), i, 3).data(),
+                                              pg::Value(dups.get(), i, 3).size()),
+                            &f.stake_minor)) {
+        return absl::DataLossError("lottery_entry.stake is not an integer");
+      }
       seen.insert(id);
+      first_seen[id] = f;
+    }
+
+    // Repeats, in consumption order (the first one wins): an identical body is a harmless
+    // duplicate, another body a rejection.
+    absl::flat_hash_set<const Item*> repeated;
+    for (const Item& it : stakes) {
+      if (seen.insert(it.stake.event_id).second) {
+        first_seen[it.stake.event_id] =
+            StakeFields{it.stake.player_id, it.stake.game_id, it.stake.stake_minor};
+        continue;
+      }
+      repeated.insert(&it);
+      auto first = first_seen.find(it.stake.event_id);
+      std::optional<std::string> conflict =
+          first != first_seen.end() ? ConflictingDuplicate(first->second, it.stake) : std::nullopt;
+      if (conflict) {
+        rejections.emplace_back(it.msg, Rejection{*conflict, d::FormatUuid(it.stake.event_id)});
+        ++result.conflicting_duplicates;
+      } else {
+        ++result.duplicates;
+      }
     }
 
     // --- Plan: per game in lock order, stakes in consumption order. A lottery that fills is
@@ -260,10 +295,7 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       PlanLottery* cur = nullptr;
       if (auto f = current.find(game); f != current.end()) cur = f->second;
       for (const Item* it : by_game[game]) {
-        if (!seen.insert(it->stake.event_id).second) {
-          ++result.duplicates;
-          continue;
-        }
+        if (repeated.contains(it)) continue;
         if (cur == nullptr) {
           PlanLottery& l = lotteries.emplace_back();
           l.id = d::NewRandomUuid();

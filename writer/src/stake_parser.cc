@@ -157,6 +157,26 @@ RawEvidence KeepRaw(std::string_view value) {
   return e;
 }
 
+std::optional<std::string> ConflictingDuplicate(const StakeFields& first, const Stake& again) {
+  std::vector<std::string> diffs;
+  if (first.player_id != again.player_id) {
+    diffs.push_back(absl::StrCat("playerId ", lottery::domain::FormatUuid(first.player_id), " -> ",
+                                 lottery::domain::FormatUuid(again.player_id)));
+  }
+  if (first.game_id != again.game_id) {
+    diffs.push_back(absl::StrCat("gameId ", lottery::domain::FormatUuid(first.game_id), " -> ",
+                                 lottery::domain::FormatUuid(again.game_id)));
+  }
+  if (first.stake_minor != again.stake_minor) {
+    diffs.push_back(
+        absl::StrCat("stake (minor units) ", first.stake_minor, " -> ", again.stake_minor));
+  }
+  if (diffs.empty()) return std::nullopt;
+  std::string reason = "conflicting duplicate: this event id was already taken with ";
+  for (size_t i = 0; i < diffs.size(); ++i) absl::StrAppend(&reason, i ? ", " : "", diffs[i]);
+  return reason;
+}
+
 Uuid DerivedEventId(std::string_view topic, int32_t partition, int64_t offset) {
   return lottery::domain::UuidV5(kDerivedIdNamespace,
                                  absl::StrCat(std::string(topic), "/", partition, "/", offset));

@@ -36,6 +36,9 @@ WriterMetrics::WriterMetrics(lottery::metrics::Registry& r)
       entries(r.AddCounter("lottery_writer_entries_total", "lottery_entry rows inserted")),
       duplicates(r.AddCounter("lottery_writer_duplicates_total",
                               "stakes whose event id was already applied")),
+      conflicting_duplicates(
+          r.AddCounter("lottery_writer_conflicting_duplicates_total",
+                       "stakes whose event id was already applied with another body (rejected)")),
       rejected(
           r.AddCounter("lottery_writer_rejected_total", "malformed stakes (rejected_stake + DLQ)")),
       skipped(r.AddCounter("lottery_writer_skipped_total", "records of another eventType")),
@@ -227,6 +230,7 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
     metrics_.consumed.Inc(r->consumed);
     metrics_.entries.Inc(r->entries);
     metrics_.duplicates.Inc(r->duplicates);
+    metrics_.conflicting_duplicates.Inc(r->conflicting_duplicates);
     metrics_.rejected.Inc(r->rejected);
     metrics_.skipped.Inc(r->skipped);
     metrics_.opened.Inc(r->lotteries_opened);

@@ -256,3 +256,33 @@ TEST(IngestRejections, AHugeStakeKeepsABoundedPrefixWithItsLengthAndHash) {
 
 }  // namespace
 }  // namespace lottery::writer
+
+namespace lottery::writer {
+namespace {
+
+// The same uuid header with another body (other game, 500.00) used to be counted as a duplicate
+// and dropped without a trace. Within a batch and across batches it is now a rejection.
+TEST(IngestRejections, ASameIdWithAnotherBodyIsAConflictingDuplicate) {
+  TestDatabase db("wconf");
+  auto conn = db.Connect();
+  const std::string id = NewId(), player = NewId(), game = NewId();
+  RawMessage first = Stake(0, 0, id, player, game, "10");
+  RawMessage same = Stake(0, 1, id, player, game, "10");
+  RawMessage other = Stake(0, 2, id, player, NewId(), "500.00");
+  BatchResult r = Apply(conn.get(), {first, same, other}, Options(3));
+  EXPECT_EQ(r.entries, 1u);
+  EXPECT_EQ(r.duplicates, 1u);
+  EXPECT_EQ(r.conflicting_duplicates, 1u);
+  EXPECT_EQ(r.rejected, 1u);
+  RawMessage later = Stake(0, 3, id, player, game, "11");
+  r = Apply(conn.get(), {later}, Options(3));
+  EXPECT_EQ(r.conflicting_duplicates, 1u);
+  EXPECT_EQ(
+      Count(db, "SELECT count(*) FROM rejected_stake WHERE reason LIKE 'conflicting duplicate%'"),
+      2);
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM outbox WHERE type = 'stakeRejected'"), 2);
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery_entry"), 1);
+}
+
+}  // namespace
+}  // namespace lottery::writer

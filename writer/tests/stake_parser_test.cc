@@ -265,3 +265,23 @@ TEST(StakeParserSilentDrops, KeepRawBoundsWhatARejectionStores) {
 
 }  // namespace
 }  // namespace lottery::writer
+
+namespace lottery::writer {
+namespace {
+
+TEST(ConflictingDuplicate, AnIdenticalRedeliveryIsHarmlessAnyOtherBodyIsNamed) {
+  ParseResult r = ParseStake(Msg(Json(kPlayer, kGame, "10")));
+  ASSERT_TRUE(std::holds_alternative<Stake>(r));
+  const Stake& s = std::get<Stake>(r);
+  StakeFields first{s.player_id, s.game_id, s.stake_minor};
+  EXPECT_EQ(ConflictingDuplicate(first, s), std::nullopt);
+  Stake other = std::get<Stake>(ParseStake(Msg(Json(kPlayer, kEvent, "500.00"))));
+  auto reason = ConflictingDuplicate(first, other);
+  ASSERT_TRUE(reason.has_value());
+  EXPECT_THAT(*reason, StartsWith("conflicting duplicate"));
+  EXPECT_THAT(*reason, HasSubstr("gameId"));
+  EXPECT_THAT(*reason, HasSubstr("1000 -> 50000"));
+}
+
+}  // namespace
+}  // namespace lottery::writer

@@ -84,4 +84,14 @@ lottery::domain::Uuid DerivedEventId(std::string_view topic, int32_t partition, 
 // 0x20..0x7e become \xNN, and the result is cut at `max_len` characters (with "...").
 std::string Sanitize(std::string_view bytes, size_t max_len = 200);
 
+// A stake as first stored (or first seen in the batch) under its event id.
+struct StakeFields {
+  lottery::domain::Uuid player_id;
+  lottery::domain::Uuid game_id;
+  int64_t stake_minor = 0;
+};
+// The same event id again: nullopt when it is the same stake (a harmless re-delivery), else the
+// rejection reason "conflicting duplicate: ..." naming what differs. Pure.
+std::optional<std::string> ConflictingDuplicate(const StakeFields& first, const Stake& again);
+
 }  // namespace lottery::writer

@@ -30,7 +30,8 @@ namespace lottery::writer {
 struct WriterMetrics {
   explicit WriterMetrics(lottery::metrics::Registry& r);
   lottery::metrics::Registry& registry;
-  lottery::metrics::Counter &consumed, &entries, &duplicates, &rejected, &skipped;
+  lottery::metrics::Counter &consumed, &entries, &duplicates, &conflicting_duplicates, &rejected,
+      &skipped;
   lottery::metrics::Counter &opened, &started, &finished, &awards, &draw_failures;
   lottery::metrics::Counter &batches, &retries, &fenced, &pruned;
   lottery::metrics::Histogram &batch_size, &txn_seconds;
