@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -77,10 +78,19 @@ struct RelayWorld {
     return lsn.ok() ? *lsn : 0;
   }
 
-  // Waits until the relay confirmed everything written so far (so it is all in Kafka).
+  // Waits until the relay confirmed everything written so far (so it is all in Kafka). A slot
+  // that was just created is already confirmed to the WAL's end while its initial snapshot is
+  // still being published, so the target is a WAL record written after the slot exists: only a
+  // relay that finished any snapshot and streams confirms past it.
   bool WaitUntilCaughtUp(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (!WaitFor([&] { return SlotExists(); }, timeout)) return false;
+    db.Scalar("SELECT pg_logical_emit_message(false, 'lottery-test', 'caught up?')");
     Lsn target = CurrentWalLsn();
-    return WaitFor([&] { return ConfirmedFlush() >= target; }, timeout);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    return WaitFor([&] { return ConfirmedFlush() >= target; },
+                   std::max(left, std::chrono::milliseconds(1)));
   }
 };
 
