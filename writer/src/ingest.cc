@@ -8,9 +8,7 @@
 #include <map>
 #include <set>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "internal.h"
@@ -75,7 +73,7 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
   // --- Parse (pure) and group.
   std::map<TopicPartition, int64_t> first_offset, next_offset;
   std::vector<Item> stakes;
-  std::vector<std::pair<const RawMessage*, Rejection>> rejections;
+  std::vector<internal::RejectedRecord> rejections;
   for (const RawMessage& m : input.messages) {
     TopicPartition tp{m.topic, m.partition};
     first_offset.emplace(tp, m.offset);
@@ -88,6 +86,7 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       rejections.emplace_back(&m, std::move(*r));
     } else {
       ++result.skipped;
+      ++result.skipped_by_type[std::get<Skip>(parsed).event_type];
     }
   }
   if (first_offset.empty()) return absl::OkStatus();
@@ -238,50 +237,23 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       to_draw.push_back(lid);
     }
 
-    // Duplicates: ids already stored, and repeats inside the batch (first one wins).
-    internal::BinaryArray stake_ids(internal::BinaryArray::kUuid);
-    for (const Item& it : stakes) stake_ids.AddUuid(it.stake.event_id);
-    ASSIGN_OR_RETURN(pg::ResultPtr dups,
-                     pg::Exec(conn,
-                              "SELECT id, player_id, game_id, stake FROM lottery_entry "
-                              "WHERE id = ANY($1::uuid[])",
-                              {pg::Param::Bytes(stake_ids.Finish())}));
-    absl::flat_hash_set<d::Uuid, UuidHash> seen;
-    // What each id stood for when first stored or seen: a repeat with another body is rejected.
-    absl::flat_hash_map<d::Uuid, StakeFields, UuidHash> first_seen;
-    for (int i = 0; i < PQntuples(dups.get()); ++i) {
-      ASSIGN_OR_RETURN(d::Uuid id, d::ParseUuid(pg::Value(dups.get(), i, 0)));
-      StakeFields f;
-      ASSIGN_OR_RETURN(f.player_id, d::ParseUuid(pg::Value(dups.get(), i, 1)));
-      ASSIGN_OR_RETURN(f.game_id, d::ParseUuid(pg::Value(dups.get(), i, 2)));
-      if (!absl::SimpleAtoi(absl::string_view(pg::Value(dups.get(), i, 3).data(),
-                                              pg::Value(dups.get(), i, 3).size()),
-                            &f.stake_minor)) {
-        return absl::DataLossError("lottery_entry.stake is not an integer");
-      }
-      seen.insert(id);
-      first_seen[id] = f;
-    }
-
-    // Repeats, in consumption order (the first one wins): an identical body is a harmless
-    // duplicate, another body a rejection.
+    // Repeats of an event id: already stored, or earlier in the batch (repeats.h).
+    std::vector<Stake> in_order;
+    in_order.reserve(stakes.size());
+    for (const Item& it : stakes) in_order.push_back(it.stake);
+    ASSIGN_OR_RETURN(StoredStakes stored, internal::LoadStoredStakes(conn, in_order));
+    const std::vector<RepeatVerdict> verdicts = ClassifyRepeats(in_order, stored);
     absl::flat_hash_set<const Item*> repeated;
-    for (const Item& it : stakes) {
-      if (seen.insert(it.stake.event_id).second) {
-        first_seen[it.stake.event_id] =
-            StakeFields{it.stake.player_id, it.stake.game_id, it.stake.stake_minor};
+    for (size_t i = 0; i < stakes.size(); ++i) {
+      if (verdicts[i].occurrence == Occurrence::kFirst) continue;
+      repeated.insert(&stakes[i]);
+      if (verdicts[i].occurrence == Occurrence::kDuplicate) {
+        ++result.duplicates;
         continue;
       }
-      repeated.insert(&it);
-      auto first = first_seen.find(it.stake.event_id);
-      std::optional<std::string> conflict =
-          first != first_seen.end() ? ConflictingDuplicate(first->second, it.stake) : std::nullopt;
-      if (conflict) {
-        rejections.emplace_back(it.msg, Rejection{*conflict, d::FormatUuid(it.stake.event_id)});
-        ++result.conflicting_duplicates;
-      } else {
-        ++result.duplicates;
-      }
+      rejections.emplace_back(
+          stakes[i].msg, Rejection{verdicts[i].reason, d::FormatUuid(stakes[i].stake.event_id)});
+      ++result.conflicting_duplicates;
     }
 
     // --- Plan: per game in lock order, stakes in consumption order. A lottery that fills is
@@ -474,57 +446,9 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
   // --- Lotteries of these games left started by an older version or a failed draw.
   RETURN_IF_ERROR(internal::DrawLotteries(conn, to_draw, {}, options, outbox, result));
 
-  // --- Rejections: rejected_stake rows and DLQ outbox rows carrying the original bytes.
-  if (!rejections.empty()) {
-    ArrayLiteral r_event, r_raw, r_len, r_sha, r_reason, r_topic, r_part, r_off;
-    for (const auto& [m, rej] : rejections) {
-      RawEvidence raw = KeepRaw(m->value);
-      rej.event_id.empty() ? r_event.AddNull() : r_event.Add(rej.event_id);
-      r_raw.AddBytea(raw.kept);
-      r_len.Add(raw.length);
-      r_sha.Add(raw.sha256_hex);
-      r_reason.Add(rej.reason);
-      r_topic.Add(m->topic);
-      r_part.Add(m->partition);
-      r_off.Add(m->offset);
-      OutboxRow row;
-      const std::string where = absl::StrCat(m->topic, "/", m->partition, "/", m->offset);
-      row.id = d::FormatUuid(d::UuidV5(kDerivedIdNamespace, "dlq/" + where));
-      row.aggregatetype = "stake";
-      row.aggregateid = rej.event_id.empty() ? where : rej.event_id;
-      row.type = "stakeRejected";
-      row.topic = options.dlq_topic;
-      // Fixed: a header the stake's producer controls must not change how the row is decoded.
-      row.content_type = "application/octet-stream";
-      std::string extra;
-      for (const auto& [name, value] : m->headers) {
-        if (value.has_value() && (name == "uuid" || name == "content-type")) {
-          absl::StrAppend(&extra, ", ", internal::JsonQuote(absl::StrCat("source-", name)), ": ",
-                          internal::JsonQuote(Sanitize(*value, 200)));
-        }
-      }
-      row.headers_json = absl::StrCat(
-          "{\"reason\": ", internal::JsonQuote(rej.reason),
-          ", \"source-topic\": ", internal::JsonQuote(m->topic), ", \"source-partition\": \"",
-          m->partition, "\", \"source-offset\": \"", m->offset, "\", \"raw-length\": \"",
-          raw.length, "\", \"raw-sha256\": \"", raw.sha256_hex, "\", \"raw-truncated\": \"",
-          raw.truncated() ? "true" : "false", "\"", extra, "}");
-      row.payload = std::string(raw.kept);
-      outbox.push_back(std::move(row));
-      ++result.rejected;
-    }
-    RETURN_IF_ERROR(pg::ExecCommand(
-        conn,
-        "INSERT INTO rejected_stake (event_id, raw, raw_length, raw_sha256, reason, "
-        "source_topic, source_partition, source_offset) "
-        "SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::text[], $5::text[], "
-        "$6::text[], $7::int[], $8::bigint[]) "
-        "ON CONFLICT (source_topic, source_partition, source_offset) DO NOTHING",
-        {pg::Param::Text(r_event.Finish()), pg::Param::Text(r_raw.Finish()),
-         pg::Param::Text(r_len.Finish()), pg::Param::Text(r_sha.Finish()),
-         pg::Param::Text(r_reason.Finish()), pg::Param::Text(r_topic.Finish()),
-         pg::Param::Text(r_part.Finish()), pg::Param::Text(r_off.Finish())}));
-  }
+  // --- Rejections: rejected_stake rows and DLQ outbox rows carrying a bounded prefix.
+  RETURN_IF_ERROR(internal::WriteRejections(conn, rejections, options, outbox));
+  result.rejected += rejections.size();
   RETURN_IF_ERROR(internal::InsertOutbox(conn, outbox));
 
   // --- Offsets: the next offset to read, per partition.

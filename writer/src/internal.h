@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -16,6 +17,7 @@
 #include "lottery/domain/prize.h"
 #include "lottery/domain/uuid.h"
 #include "lottery/writer/ingest.h"
+#include "lottery/writer/repeats.h"
 
 namespace lottery::writer::internal {
 
@@ -128,5 +130,17 @@ absl::Status DrawLotteries(PGconn* conn, const std::vector<lottery::domain::Uuid
                            const std::set<lottery::domain::Uuid>& emit_started,
                            const IngestOptions& options, std::vector<OutboxRow>& outbox,
                            BatchResult& result);
+
+// A record of the batch that is rejected, with its reason.
+using RejectedRecord = std::pair<const RawMessage*, Rejection>;
+
+// Inserts the rejected_stake rows of `rejections` (ON CONFLICT DO NOTHING: a redone batch
+// repeats them) and appends their DLQ outbox rows to `outbox`: each keeps at most kRawKeepBytes
+// of the value, with its full length and SHA-256 (KeepRaw).
+absl::Status WriteRejections(PGconn* conn, const std::vector<RejectedRecord>& rejections,
+                             const IngestOptions& options, std::vector<OutboxRow>& outbox);
+
+// The lottery_entry rows stored under the event ids of `stakes` (for ClassifyRepeats).
+absl::StatusOr<StoredStakes> LoadStoredStakes(PGconn* conn, const std::vector<Stake>& stakes);
 
 }  // namespace lottery::writer::internal

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "lottery/v1/stake.pb.h"
@@ -41,13 +42,38 @@ std::optional<std::string> CheckUuid(std::string_view field, std::string_view te
   return std::nullopt;
 }
 
-// An event type that differs from the stake's only in case or whitespace is a producer bug, not
-// another event: skipping it would drop a stake silently.
+// Whitespace and invisible format characters other than ASCII's, in UTF-8: NEL, NBSP, OGHAM
+// SPACE MARK, MONGOLIAN VOWEL SEPARATOR, U+2000..U+200D (spaces, zero-width space/joiners),
+// LINE/PARAGRAPH SEPARATOR, NARROW NBSP, MEDIUM MATHEMATICAL SPACE, WORD JOINER, IDEOGRAPHIC
+// SPACE, BOM. An editor or a copy-paste puts these into a constant as easily as a space.
+constexpr std::string_view kInvisible[] = {
+    "\xc2\x85",     "\xc2\xa0",     "\xe1\x9a\x80", "\xe1\xa0\x8e", "\xe2\x80\x80",
+    "\xe2\x80\x81", "\xe2\x80\x82", "\xe2\x80\x83", "\xe2\x80\x84", "\xe2\x80\x85",
+    "\xe2\x80\x86", "\xe2\x80\x87", "\xe2\x80\x88", "\xe2\x80\x89", "\xe2\x80\x8a",
+    "\xe2\x80\x8b", "\xe2\x80\x8c", "\xe2\x80\x8d", "\xe2\x80\xa8", "\xe2\x80\xa9",
+    "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe2\x81\xa0", "\xe3\x80\x80", "\xef\xbb\xbf"};
+
+// Length of the whitespace or invisible character at the start of `s`, 0 if there is none.
+size_t SpaceAt(std::string_view s) {
+  if (absl::ascii_isspace(static_cast<unsigned char>(s[0]))) return 1;
+  for (std::string_view seq : kInvisible) {
+    if (s.substr(0, seq.size()) == seq) return seq.size();
+  }
+  return 0;
+}
+
+// An event type that differs from the stake's only in (ASCII) case or whitespace, surrounding or
+// embedded, ASCII or Unicode, is a producer bug, not another event: skipping it would drop a
+// stake silently.
 bool LooksLikeStakeEventType(std::string_view type) {
   std::string folded;
-  for (char c : type) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
-    folded.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+  for (size_t i = 0; i < type.size();) {
+    if (size_t n = SpaceAt(type.substr(i)); n > 0) {
+      i += n;
+      continue;
+    }
+    folded.push_back(absl::ascii_tolower(static_cast<unsigned char>(type[i++])));
+    if (folded.size() > kStakeEventType.size()) return false;
   }
   return folded == "player.stakecreated";
 }
@@ -63,32 +89,34 @@ std::optional<ParseResult> CheckEventType(std::string_view type, std::string_vie
   return Skip{Sanitize(type, 80)};
 }
 
-// The first key that appears twice in one object, at any depth. Parsers disagree on which one
-// wins (simdjson's lookup takes the first, PHP, JavaScript and Python the last), so the game
-// service and the lottery could read different stakes from the same bytes.
-std::optional<std::string> DuplicateKey(simdjson::dom::element el, const std::string& path,
-                                        int depth) {
-  if (depth > 64) return std::nullopt;  // simdjson bounds the depth; the fields we read are shallow
+// The path of the first key that appears twice in one object, at any depth (simdjson bounds the
+// depth, 1024 by default). Parsers disagree on which one wins (simdjson's lookup takes the first,
+// PHP, JavaScript and Python the last), so the game service and the lottery could read different
+// stakes from the same bytes. Keys are compared unescaped ("a" and "\u0061" are the same key).
+// The path is built only on the way back from a duplicate, so a deep document costs no copies.
+std::optional<std::string> DuplicateKey(simdjson::dom::element el) {
   simdjson::dom::object obj;
   simdjson::dom::array arr;
   if (el.get_object().get(obj) == simdjson::SUCCESS) {
     std::vector<std::string_view> keys;
     for (auto field : obj) {
       keys.push_back(field.key);
-      std::string child =
-          path.empty() ? std::string(field.key) : absl::StrCat(path, ".", std::string(field.key));
-      if (auto d = DuplicateKey(field.value, child, depth + 1)) return d;
+      if (auto d = DuplicateKey(field.value)) {
+        return absl::StrCat(std::string(field.key), !d->empty() && d->front() == '[' ? "" : ".",
+                            *d);
+      }
     }
     std::sort(keys.begin(), keys.end());
     for (size_t i = 1; i < keys.size(); ++i) {
-      if (keys[i] == keys[i - 1]) {
-        return path.empty() ? std::string(keys[i]) : absl::StrCat(path, ".", std::string(keys[i]));
-      }
+      if (keys[i] == keys[i - 1]) return std::string(keys[i]);
     }
   } else if (el.get_array().get(arr) == simdjson::SUCCESS) {
     size_t i = 0;
     for (auto item : arr) {
-      if (auto d = DuplicateKey(item, absl::StrCat(path, "[", i++, "]"), depth + 1)) return d;
+      if (auto d = DuplicateKey(item)) {
+        return absl::StrCat("[", i, "]", !d->empty() && d->front() == '[' ? "" : ".", *d);
+      }
+      ++i;
     }
   }
   return std::nullopt;
@@ -273,7 +301,7 @@ ParseResult ParseStake(const RawMessage& msg, const ParseOptions& options) {
     return Reject(absl::StrCat("json: ", simdjson::error_message(err)), event_id_text);
   }
   if (!doc.is_object()) return Reject("json: top level is not an object", event_id_text);
-  if (auto d = DuplicateKey(doc, "", 0)) {
+  if (auto d = DuplicateKey(doc)) {
     return Reject(absl::StrCat("json: duplicate key ", Sanitize(*d, 80)), event_id_text);
   }
   simdjson::dom::object root = doc.get_object().value_unsafe();

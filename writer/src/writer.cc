@@ -30,40 +30,6 @@ RawMessage CopyMessage(const rd_kafka_message_t* m) {
 
 }  // namespace
 
-WriterMetrics::WriterMetrics(lottery::metrics::Registry& r)
-    : registry(r),
-      consumed(r.AddCounter("lottery_writer_consumed_total", "Kafka records applied (committed)")),
-      entries(r.AddCounter("lottery_writer_entries_total", "lottery_entry rows inserted")),
-      duplicates(r.AddCounter("lottery_writer_duplicates_total",
-                              "stakes whose event id was already applied")),
-      conflicting_duplicates(
-          r.AddCounter("lottery_writer_conflicting_duplicates_total",
-                       "stakes whose event id was already applied with another body (rejected)")),
-      rejected(
-          r.AddCounter("lottery_writer_rejected_total", "malformed stakes (rejected_stake + DLQ)")),
-      skipped(r.AddCounter("lottery_writer_skipped_total", "records of another eventType")),
-      opened(r.AddCounter("lottery_writer_lotteries_opened_total", "lotteries created")),
-      started(
-          r.AddCounter("lottery_writer_lotteries_started_total", "lotteries filled and started")),
-      finished(r.AddCounter("lottery_writer_lotteries_finished_total", "lotteries drawn")),
-      awards(r.AddCounter("lottery_writer_awards_total", "lottery_award rows created")),
-      draw_failures(r.AddCounter("lottery_writer_draw_failures_total",
-                                 "draws that failed (lottery left started)")),
-      batches(r.AddCounter("lottery_writer_batches_total", "committed batch transactions")),
-      retries(r.AddCounter("lottery_writer_batch_retries_total",
-                           "batch transactions redone after an error")),
-      fenced(r.AddCounter("lottery_writer_fenced_total",
-                          "partitions re-sought because PostgreSQL held another offset")),
-      pruned(
-          r.AddCounter("lottery_writer_outbox_pruned_total", "outbox rows deleted by retention")),
-      batch_size(r.AddHistogram("lottery_writer_batch_size", "records per committed batch",
-                                {1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000})),
-      txn_seconds(r.AddHistogram("lottery_writer_transaction_seconds",
-                                 "batch transaction latency (BEGIN..COMMIT)",
-                                 lottery::metrics::LatencyBuckets())),
-      lag(r.AddGauge("lottery_writer_consumer_lag",
-                     "records behind the high watermark, all partitions")) {}
-
 Writer::Writer(const WriterConfig& config, IngestOptions options,
                lottery::metrics::Registry& registry)
     : config_(config), options_(std::move(options)), metrics_(registry) {}
@@ -96,20 +62,23 @@ bool Writer::EnsurePg(const std::atomic<bool>* stop) {
   while (pg_ == nullptr || PQstatus(pg_.get()) != CONNECTION_OK) {
     if (stop != nullptr && stop->load()) return false;
     pg_.reset();
-    ready_ = false;
     auto conn = lottery::pg::Connect(config_.pg_dsn);
     if (conn.ok()) {
       pg_ = std::move(*conn);
       backoff_ = absl::Milliseconds(100);
       spdlog::info("connected to PostgreSQL");
+      last_pg_ok_ = absl::Now();
+      health_.PgConnected();
+      PublishHealth();
       break;
     }
+    health_.PgLost(conn.status());
+    PublishHealth();
     spdlog::warn("PostgreSQL unavailable ({}), retrying in {}", conn.status().ToString(),
                  absl::FormatDuration(backoff_));
     Sleep(backoff_, stop);
     backoff_ = std::min(backoff_ * 2, kMaxBackoff);
   }
-  ready_ = true;
   return true;
 }
 
@@ -138,6 +107,8 @@ void Writer::OnAssign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
     if (stored.ok()) break;
     spdlog::warn("reading stored offsets failed: {}", stored.status().ToString());
     pg_.reset();
+    health_.PgLost(stored.status());
+    PublishHealth();
   }
   for (int i = 0; i < parts->cnt; ++i) {
     TopicPartition tp{parts->elems[i].topic, parts->elems[i].partition};
@@ -195,7 +166,13 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
       metrics_.retries.Inc();
       spdlog::warn("batch of {} records not committed, redoing it: {}", batch.size(),
                    r.status().ToString());
-      if (r.status().code() == absl::StatusCode::kUnavailable) pg_.reset();
+      health_.BatchFailed(r.status());
+      if (r.status().code() == absl::StatusCode::kUnavailable) {
+        pg_.reset();
+        health_.PgLost(r.status());
+      }
+      PublishHealth();
+      RefreshLag(/*query=*/true);  // the backlog grows while nothing commits
       if (r.status().code() != absl::StatusCode::kAborted) {
         Sleep(backoff_, &stop);
         backoff_ = std::min(backoff_ * 2, kMaxBackoff);
@@ -220,60 +197,29 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
       continue;
     }
     backoff_ = absl::Milliseconds(100);
-    last_commit_ = absl::Now();
+    last_commit_ = last_pg_ok_ = absl::Now();
+    health_.BatchCommitted();
+    PublishHealth();
     metrics_.txn_seconds.Observe(absl::ToDoubleSeconds(last_commit_ - t0));
     if (commit_ms_.size() < 1'000'000)
       commit_ms_.push_back(absl::ToDoubleMilliseconds(last_commit_ - t0));
     committed_records_ += r->consumed;
-    metrics_.batch_size.Observe(static_cast<double>(r->consumed));
-    metrics_.batches.Inc();
-    metrics_.consumed.Inc(r->consumed);
-    metrics_.entries.Inc(r->entries);
-    metrics_.duplicates.Inc(r->duplicates);
-    metrics_.conflicting_duplicates.Inc(r->conflicting_duplicates);
-    metrics_.rejected.Inc(r->rejected);
-    metrics_.skipped.Inc(r->skipped);
-    metrics_.opened.Inc(r->lotteries_opened);
-    metrics_.started.Inc(r->lotteries_started);
-    metrics_.finished.Inc(r->lotteries_finished);
-    metrics_.awards.Inc(r->awards);
-    metrics_.draw_failures.Inc(r->draw_failures);
-    spdlog::debug(
-        "committed batch: {} records, {} entries, {} duplicates, {} rejected, {} skipped, {} "
-        "awards",
-        r->consumed, r->entries, r->duplicates, r->rejected, r->skipped, r->awards);
     lottery::kafka::TopicPartitionListPtr offsets(
         rd_kafka_topic_partition_list_new(r->next_offsets.size()));
     for (const auto& [tp, next] : r->next_offsets) {
       position_[tp] = next;
       rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset = next;
     }
+    RefreshLag(/*query=*/false);  // before the counters: who sees them sees this lag
+    metrics_.CountBatch(*r);
+    spdlog::debug(
+        "committed batch: {} records, {} entries, {} duplicates, {} rejected, {} skipped, {} "
+        "awards",
+        r->consumed, r->entries, r->duplicates, r->rejected, r->skipped, r->awards);
     if (config_.commit_to_kafka) rd_kafka_commit(consumer_.get(), offsets.get(), /*async=*/1);
     batch.clear();
   }
   return true;
-}
-
-void Writer::UpdateLag() {
-  int64_t total = 0;
-  for (const auto& [tp, pos] : position_) {
-    int64_t lo = 0, hi = 0;
-    if (rd_kafka_get_watermark_offsets(consumer_.get(), tp.first.c_str(), tp.second, &lo, &hi) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR ||
-        hi < 0) {
-      continue;
-    }
-    int64_t lag = std::max<int64_t>(0, hi - pos.value_or(lo));
-    total += lag;
-    auto& g = lag_by_partition_[tp.second];
-    if (g == nullptr) {
-      g = &metrics_.registry.AddGauge(
-          absl::StrCat("lottery_writer_consumer_lag{partition=\"", tp.second, "\"}"),
-          "records behind the high watermark");
-    }
-    g->Set(static_cast<double>(lag));
-  }
-  metrics_.lag.Set(static_cast<double>(total));
 }
 
 void Writer::Housekeeping(bool force) {
@@ -318,6 +264,8 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
     if (err) return lottery::kafka::StatusFromCode(err, "subscribe");
   }
   spdlog::info("consuming {} as group {}", topic, options_.consumer_group);
+  health_.Subscribed(true);
+  PublishHealth();
 
   int64_t total = 0;
   std::vector<RawMessage> batch;
@@ -365,8 +313,9 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
       }
       total += n;
       last_activity_ = absl::Now();  // a long retried commit is not idleness either
-      UpdateLag();
     }
+    CheckPgWhileIdle();
+    RefreshLag(/*query=*/true);
     Housekeeping(false);
     if (stop.load()) done = true;
     if (config_.max_messages > 0 && total >= config_.max_messages) done = true;
@@ -390,7 +339,8 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
         commit_ms_[std::min(commit_ms_.size() - 1, commit_ms_.size() * 99 / 100)]);
   }
   spdlog::info("leaving the group after {} records", total);
-  ready_ = false;
+  health_.Subscribed(false);
+  PublishHealth();
   rd_kafka_resp_err_t err = rd_kafka_consumer_close(consumer_.get());
   if (err) spdlog::warn("consumer close: {}", rd_kafka_err2str(err));
   return absl::OkStatus();

@@ -310,6 +310,8 @@ TEST(WriterKafka, MetricsHealthAndReadiness) {
   records.push_back(StakeRecord(topic, NewId(), "bad", game, "1"));  // a rejection
   records.push_back(StakeRecord(topic, NewId(), NewId(), game, "1"));
   records.back().value = R"({"message":{"eventType":"player.other"}})";  // a skip
+  records.push_back(  // a conflicting duplicate: the id of records[1], another stake
+      StakeRecord(topic, records[1].headers[0].second, NewId(), game, "500.00"));
   lottery::testing::ProduceAll(records);
   const int port = lottery::testing::FreePort();  // a fixed guess collided with a busy port in CI
   auto p = testing::StartWriter(
@@ -337,12 +339,15 @@ TEST(WriterKafka, MetricsHealthAndReadiness) {
     size_t end = r->body.find('\n', pos + 1);
     return r->body.substr(pos + name.size() + 2, end - pos - name.size() - 2);
   };
-  ASSERT_TRUE(WaitFor([&] { return metric("lottery_writer_consumed_total") == "23"; }, 60s))
+  ASSERT_TRUE(WaitFor([&] { return metric("lottery_writer_consumed_total") == "24"; }, 60s))
       << metric("lottery_writer_consumed_total");
   EXPECT_EQ(metric("lottery_writer_entries_total"), "20");
   EXPECT_EQ(metric("lottery_writer_duplicates_total"), "1");
-  EXPECT_EQ(metric("lottery_writer_rejected_total"), "1");
+  EXPECT_EQ(metric("lottery_writer_rejected_total"), "2");
+  EXPECT_EQ(metric("lottery_writer_conflicting_duplicates_total"), "1");
   EXPECT_EQ(metric("lottery_writer_skipped_total"), "1");
+  EXPECT_EQ(metric("lottery_writer_skipped_by_type_total{event_type=\"player.other\"}"), "1");
+  EXPECT_EQ(metric("lottery_writer_ready"), "1");
   EXPECT_EQ(metric("lottery_writer_lotteries_finished_total"), "2");
   EXPECT_EQ(metric("lottery_writer_awards_total"), "2");
   EXPECT_EQ(metric("lottery_writer_consumer_lag"), "0");

@@ -285,3 +285,45 @@ TEST(ConflictingDuplicate, AnIdenticalRedeliveryIsHarmlessAnyOtherBodyIsNamed) {
 
 }  // namespace
 }  // namespace lottery::writer
+
+namespace lottery::writer {
+namespace {
+
+// simdjson accepts 1024 levels; the check used to stop looking at 64, so a duplicate deeper than
+// that was read first-wins by us and last-wins by the game service.
+TEST(StakeParserSilentDrops, ADuplicateKeyDeeperThan64LevelsIsRejected) {
+  std::string nested;
+  for (int i = 0; i < 100; ++i) nested += R"({"a":)";
+  nested += R"({"k":1,"k":2})";
+  for (int i = 0; i < 100; ++i) nested += "}";
+  std::string json = Json(kPlayer, kGame, "10");
+  json.insert(json.size() - 1, R"(,"x":)" + nested);
+  EXPECT_THAT(ReasonOf(Msg(json)), StartsWith("json: duplicate key x.a.a.a"));
+  // An escaped spelling of the same key is the same key.
+  std::string escaped = Json(kPlayer, kGame, "10");
+  escaped.insert(escaped.size() - 2, R"(,"st\u0061ke":"500.00")");
+  EXPECT_EQ(ReasonOf(Msg(escaped)), "json: duplicate key game.stake");
+}
+
+// Whitespace is not only ' ', '\t', '\n', '\r': a form feed, a no-break space or a zero-width
+// space in the constant of a producer used to make the stake a silent skip.
+TEST(StakeParserSilentDrops, AnEventTypeWithOtherWhitespaceIsRejected) {
+  for (const char* type : {"player.stakeCreated\\f", "\\u000bplayer.stakeCreated",
+                           "player.stakeCreated\xc2\xa0", "\xe2\x80\x8bplayer.stakeCreated",
+                           "player.\xef\xbb\xbfstake\xe3\x80\x80"
+                           "Created",
+                           "player.stakeCreated\\u00a0"}) {
+    std::string json = Json(kPlayer, kGame, "10");
+    json.replace(json.find("player.stakeCreated"), strlen("player.stakeCreated"), type);
+    EXPECT_THAT(ReasonOf(Msg(json)), HasSubstr("case or whitespace differs")) << type;
+  }
+  for (const char* other :
+       {"player.stakeCreatedd", "player.stake-created", "xplayer.stakeCreated"}) {
+    std::string json = Json(kPlayer, kGame, "10");
+    json.replace(json.find("player.stakeCreated"), strlen("player.stakeCreated"), other);
+    EXPECT_TRUE(std::holds_alternative<Skip>(ParseStake(Msg(json)))) << other;
+  }
+}
+
+}  // namespace
+}  // namespace lottery::writer

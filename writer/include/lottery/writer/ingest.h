@@ -60,6 +60,8 @@ struct BatchResult {
   uint64_t consumed = 0, entries = 0, duplicates = 0, rejected = 0, skipped = 0;
   // Repeats of an event id with another body (also counted in `rejected`).
   uint64_t conflicting_duplicates = 0;
+  // Skipped records by (sanitized) eventType; the caller bounds the label set (skip_labels.h).
+  std::map<std::string, uint64_t> skipped_by_type;
   uint64_t lotteries_opened = 0, lotteries_started = 0, lotteries_finished = 0, awards = 0;
   uint64_t draw_failures = 0;
   std::map<TopicPartition, int64_t> next_offsets;  // committed positions (when committed)

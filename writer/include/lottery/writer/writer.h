@@ -14,6 +14,8 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,7 +25,9 @@
 #include "lottery/common/metrics.h"
 #include "lottery/common/pg.h"
 #include "lottery/writer/config.h"
+#include "lottery/writer/health.h"
 #include "lottery/writer/ingest.h"
+#include "lottery/writer/skip_labels.h"
 
 namespace lottery::writer {
 
@@ -35,7 +39,12 @@ struct WriterMetrics {
   lottery::metrics::Counter &opened, &started, &finished, &awards, &draw_failures;
   lottery::metrics::Counter &batches, &retries, &fenced, &pruned;
   lottery::metrics::Histogram &batch_size, &txn_seconds;
-  lottery::metrics::Gauge& lag;
+  lottery::metrics::Gauge &lag, &ready;
+  // lottery_writer_skipped_by_type_total{event_type=...}, bounded by skip_labels.
+  SkipLabels skip_labels;
+  std::map<std::string, lottery::metrics::Counter*> skipped_by_type;
+  // Counts a committed batch (and logs its skipped event types at debug level).
+  void CountBatch(const BatchResult& r);
 };
 
 class Writer {
@@ -49,7 +58,8 @@ class Writer {
   // stop condition of the config is met. OK on an orderly exit.
   absl::Status Run(const std::atomic<bool>& stop);
 
-  // True while connected to PostgreSQL and subscribed (for /readyz).
+  // /readyz: true while subscribed, connected to PostgreSQL (checked while idle too) and batches
+  // commit (health.h). Lock-free: the HTTP loop calls it.
   bool Ready() const { return ready_.load(); }
 
  private:
@@ -65,7 +75,13 @@ class Writer {
   bool CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>& stop);
   void Seek(const TopicPartition& tp, int64_t offset);
   void Housekeeping(bool force);
-  void UpdateLag();
+  // Recomputes the lag gauges: high watermark (asked of the broker when `query`, at most every
+  // kLagQueryEvery; else librdkafka's cached one) minus the offset committed in PostgreSQL.
+  void RefreshLag(bool query);
+  // A cheap query (or a reconnect) at most every kPingEvery without a committed batch.
+  void CheckPgWhileIdle();
+  // Copies health_'s verdict to ready_ and logs each change with its reason.
+  void PublishHealth();
 
   WriterConfig config_;
   IngestOptions options_;
@@ -74,8 +90,14 @@ class Writer {
   lottery::kafka::KafkaPtr consumer_;
   lottery::pg::ConnPtr pg_;
   absl::Duration backoff_ = absl::Milliseconds(100);
+  Health health_;
   std::atomic<bool> ready_{false};
-  const std::atomic<bool>* stop_ = nullptr;  // for the rebalance callback
+  std::string logged_reason_;
+  absl::Time last_pg_ok_ = absl::InfinitePast();
+  absl::Time last_ping_ = absl::InfinitePast();
+  absl::Time last_lag_query_ = absl::InfinitePast();
+  std::map<TopicPartition, std::pair<int64_t, int64_t>> watermarks_;  // low, high
+  const std::atomic<bool>* stop_ = nullptr;                           // for the rebalance callback
   // Assigned partitions and what consumer_offset holds for each (nullopt: no row).
   std::map<TopicPartition, std::optional<int64_t>> position_;
   std::vector<RawMessage>* pending_ = nullptr;  // the batch being collected (for revokes)
