@@ -75,6 +75,12 @@ void AddCommonOptions(CLI::App& app, CommonOptions& o) {
       ->envname("LOTTERY_RELAY_STALL_AFTER_S")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--stop-timeout", o.stop_timeout_s,
+                 "seconds SIGTERM waits for an unreachable Kafka to take the final commit; then "
+                 "the relay exits 0 and the next one on the slot aborts the open transaction")
+      ->envname("LOTTERY_RELAY_STOP_TIMEOUT_S")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
   app.add_option("--end-lsn", o.end_lsn,
                  "exit 0 once everything up to this LSN (X/Y) is in Kafka and confirmed");
   app.add_option("--exit-when-idle", o.exit_when_idle_ms,
@@ -130,6 +136,7 @@ absl::StatusOr<RelayConfig> MakeRelayConfig(const CommonOptions& o) {
   c.dead_letter_topic = o.dead_letter_topic;
   c.max_record_bytes = o.max_record_bytes;
   c.stall_after = absl::Seconds(o.stall_after_s);
+  c.stop_timeout = absl::Seconds(o.stop_timeout_s);
   return c;
 }
 

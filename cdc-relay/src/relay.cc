@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "lottery/cdc/claim.h"
 #include "lottery/cdc/pgoutput.h"
 #include "lottery/cdc/publisher.h"
 #include "lottery/cdc/recovery/recover.h"
@@ -61,10 +62,35 @@ using std::chrono::milliseconds;
 
 constexpr int64_t kBackloggedMicros = 100'000;
 
+// Retries `fn` while it returns kUnavailable, with exponential backoff up to 5 s.
+template <typename Fn>
+auto RetryUnavailable(const std::atomic<bool>& stop, const char* what, Fn fn) -> decltype(fn()) {
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    auto result = fn();
+    absl::Status st;
+    if constexpr (std::is_same_v<decltype(result), absl::Status>) {
+      st = result;
+    } else {
+      st = result.status();
+    }
+    if (st.code() != absl::StatusCode::kUnavailable || stop.load()) return result;
+    spdlog::warn("{}: {} (retrying in {} ms)", what, std::string(st.message()),
+                 absl::ToInt64Milliseconds(backoff));
+    absl::Time until = absl::Now() + backoff;
+    while (!stop.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+}
+
 class Relay {
  public:
   Relay(const RelayConfig& config, const std::atomic<bool>& stop, metrics::Registry& registry)
-      : config_(config), stop_(stop), metrics_(registry), watch_(config.stall_after) {}
+      : config_(config),
+        stop_(stop),
+        metrics_(registry),
+        claim_(NewClaim()),
+        watch_(config.stall_after) {}
 
   absl::Status Run();
   // Streaming and progressing (ProgressWatch). Called from the HTTP server's threads.
@@ -77,6 +103,21 @@ class Relay {
  private:
   enum class SessionEnd { kStop, kDone };
   absl::Status Setup();
+  // init_transactions (fencing older producers of the slot), then commits this relay's claim.
+  absl::Status CreateProducer();
+  // Start() until it succeeds or fails for good; replaces a producer that fails meanwhile.
+  absl::Status StartStreaming();
+  // Marks a kFailedPrecondition of the producer (fenced or fatal) for ReplaceFailedProducer.
+  absl::Status KafkaFatal(absl::Status st);
+  // The producer failed fatally: stop (kFailedPrecondition) if another relay claimed the slot
+  // since, else start a new producer. OK also when stop was requested meanwhile.
+  absl::Status ReplaceFailedProducer(const absl::Status& why);
+  absl::StatusOr<std::optional<RelayClaim>> ReadClaim();
+  absl::Status FencedError(const RelayClaim& other) const;
+  // SIGTERM or a stop condition ended the session `end`: commit what is buffered when Kafka
+  // answers within --stop-timeout, else leave the open transaction to be fenced. OK unless the
+  // session ended with an error that a restart would meet again.
+  absl::Status Finish(const absl::Status& end);
   absl::Status Start();  // slot, checkpoint and (first start) the initial snapshot
   absl::Status RunSnapshot(const StartDecision& decision,
                            const std::optional<SnapshotProgress>& progress, SlotInfo& slot);
@@ -93,6 +134,8 @@ class Relay {
   void SyncIgnoredCounters();
   bool pending() const { return assembler_.in_transaction() || tracker_->batch_open(); }
   bool Sleep(absl::Duration d);  // false when stop was requested
+  // True once stop was requested more than --stop-timeout ago (Kafka waits give up then).
+  bool StopGraceOver();
 
   const RelayConfig& config_;
   const std::atomic<bool>& stop_;
@@ -101,6 +144,10 @@ class Relay {
 
   pg::ConnPtr sql_;  // normal connection: slot inspection
   std::unique_ptr<TransactionalProducer> producer_;
+  bool producer_failed_ = false;   // fenced or fatal: KafkaFatal saw it
+  bool commit_in_flight_ = false;  // CommitBatch's commit did not finish (Kafka unreachable)
+  RelayClaim claim_;               // this process (claim.h)
+  absl::Time stop_seen_ = absl::InfiniteFuture();
   std::optional<ReplicationConnection> repl_;
   SystemIdentity identity_;
   std::string database_;
@@ -124,40 +171,93 @@ class Relay {
   std::string reported_stall_;
 };
 
-// Says why a kFailedPrecondition from the producer stops the relay.
-absl::Status ExplainKafkaFatal(absl::Status st, const std::string& slot) {
+// How long a relay whose producer failed waits before it reads the latest claim: a relay that
+// fenced it commits its claim right after init_transactions, within this time.
+constexpr absl::Duration kClaimSettle = absl::Seconds(2);
+
+absl::Status Relay::KafkaFatal(absl::Status st) {
   if (st.code() != absl::StatusCode::kFailedPrecondition) return st;
-  return absl::FailedPreconditionError(absl::StrCat(
-      "the Kafka producer ", TransactionalIdForSlot(slot),
-      " was fenced or failed fatally (is another lottery-cdc-relay running on slot ", slot,
-      "? it fences this one); stopping without confirming anything more: ", st.message()));
+  producer_failed_ = true;
+  return absl::FailedPreconditionError(
+      absl::StrCat("the Kafka producer ", TransactionalIdForSlot(config_.slot),
+                   " was fenced or failed fatally: ", st.message()));
+}
+
+absl::Status Relay::FencedError(const RelayClaim& other) const {
+  return absl::FailedPreconditionError(
+      absl::StrCat("fenced: another lottery-cdc-relay took over slot ", config_.slot, ": ",
+                   other.Describe(), " claimed it after this relay (", claim_.Describe(),
+                   ") and its producer fenced this "
+                   "one's; stopping without confirming anything more (run one relay per slot)"));
+}
+
+absl::StatusOr<std::optional<RelayClaim>> Relay::ReadClaim() {
+  ASSIGN_OR_RETURN(std::optional<std::string> raw,
+                   ReadLatestValue(config_.kafka_props, config_.checkpoint_topic, config_.slot,
+                                   ClaimKey(config_.slot), std::chrono::seconds(15)));
+  if (!raw) return std::nullopt;
+  ASSIGN_OR_RETURN(RelayClaim claim, DecodeClaim(*raw));
+  return claim;
+}
+
+absl::Status Relay::ReplaceFailedProducer(const absl::Status& why) {
+  if (!Sleep(kClaimSettle)) return absl::OkStatus();
+  absl::StatusOr<std::optional<RelayClaim>> latest = ReadClaim();
+  if (latest.ok() &&
+      ClassifyProducerFailure(claim_, *latest) == ProducerFailure::kFencedByAnotherRelay) {
+    return FencedError(**latest);
+  }
+  if (!latest.ok()) {
+    // Only a zombie transaction of this producer can hold the claim back; a new producer
+    // aborts it. Another relay, if any, learns of this one by its claim and stops.
+    spdlog::warn("could not read the slot's claim ({}); no other relay is known",
+                 std::string(latest.status().message()));
+  }
+  metrics_.producer_restarts.Inc();
+  spdlog::warn(
+      "{}; no other relay claimed slot {} since this one did, so the broker ended this producer "
+      "(e.g. a Kafka transaction outlived transaction.timeout.ms while Kafka was unreachable): "
+      "starting a new producer and resuming from the checkpoint",
+      std::string(why.message()), config_.slot);
+  repl_.reset();
+  tracker_.reset();
+  pending_dead_letters_.clear();
+  commit_in_flight_ = false;
+  return CreateProducer();
+}
+
+absl::Status Relay::CreateProducer() {
+  producer_.reset();
+  producer_failed_ = false;
+  ASSIGN_OR_RETURN(producer_, RetryUnavailable(stop_, "Kafka init_transactions", [&] {
+                     return TransactionalProducer::Create(config_.kafka_props,
+                                                          TransactionalIdForSlot(config_.slot));
+                   }));
+  claim_.claimed_at_unix_ms = absl::ToUnixMillis(absl::Now());
+  RETURN_IF_ERROR(KafkaFatal(producer_->Begin()));
+  RETURN_IF_ERROR(KafkaFatal(producer_->ProduceKeyed(config_.checkpoint_topic,
+                                                     ClaimKey(config_.slot), EncodeClaim(claim_))));
+  // A timed-out commit is retried, never aborted: an abort would conflict with it.
+  RETURN_IF_ERROR(KafkaFatal(RetryUnavailable(stop_, "Kafka commit of the slot's claim", [&] {
+    return producer_->Commit(milliseconds(10000));
+  })));
+  spdlog::info(
+      "transactional producer {} initialized (older relays on this slot are fenced); slot {} "
+      "claimed by {}",
+      TransactionalIdForSlot(config_.slot), config_.slot, claim_.Describe());
+  return absl::OkStatus();
+}
+
+bool Relay::StopGraceOver() {
+  if (!stop_.load()) return false;
+  if (stop_seen_ == absl::InfiniteFuture()) stop_seen_ = absl::Now();
+  return absl::Now() - stop_seen_ >= config_.stop_timeout;
 }
 
 bool Relay::Sleep(absl::Duration d) {
   absl::Time until = absl::Now() + d;
   while (!stop_.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
   return !stop_.load();
-}
-
-// Retries `fn` while it returns kUnavailable, with exponential backoff up to 5 s.
-template <typename Fn>
-auto RetryUnavailable(const std::atomic<bool>& stop, const char* what, Fn fn) -> decltype(fn()) {
-  absl::Duration backoff = absl::Milliseconds(100);
-  while (true) {
-    auto result = fn();
-    absl::Status st;
-    if constexpr (std::is_same_v<decltype(result), absl::Status>) {
-      st = result;
-    } else {
-      st = result.status();
-    }
-    if (st.code() != absl::StatusCode::kUnavailable || stop.load()) return result;
-    spdlog::warn("{}: {} (retrying in {} ms)", what, std::string(st.message()),
-                 absl::ToInt64Milliseconds(backoff));
-    absl::Time until = absl::Now() + backoff;
-    while (!stop.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
-    backoff = std::min(backoff * 2, absl::Seconds(5));
-  }
 }
 
 absl::Status Relay::Setup() {
@@ -185,19 +285,22 @@ absl::Status Relay::Setup() {
                config_.checkpoint_topic);
   // init_transactions first: it fences an older relay on this slot and aborts its open
   // transaction, so the checkpoint we read next cannot move behind our back.
-  ASSIGN_OR_RETURN(producer_, RetryUnavailable(stop_, "Kafka init_transactions", [&] {
-                     return TransactionalProducer::Create(config_.kafka_props,
-                                                          TransactionalIdForSlot(config_.slot));
-                   }));
-  spdlog::info("transactional producer {} initialized (older relays on this slot are fenced)",
-               TransactionalIdForSlot(config_.slot));
-  return RetryUnavailable(stop_, "start", [&] {
-    if (producer_->in_transaction()) (void)producer_->Abort(milliseconds(10000));
-    absl::Status st = Start();
-    if (st.code() == absl::StatusCode::kAborted) st = absl::UnavailableError(st.message());
-    if (st.code() == absl::StatusCode::kUnavailable) sql_.reset();  // reconnect on the retry
-    return st;
-  });
+  RETURN_IF_ERROR(CreateProducer());
+  return StartStreaming();
+}
+
+absl::Status Relay::StartStreaming() {
+  while (true) {
+    absl::Status st = RetryUnavailable(stop_, "start", [&] {
+      if (producer_->in_transaction()) (void)producer_->Abort(milliseconds(10000));
+      absl::Status st = Start();
+      if (st.code() == absl::StatusCode::kAborted) st = absl::UnavailableError(st.message());
+      if (st.code() == absl::StatusCode::kUnavailable) sql_.reset();  // reconnect on the retry
+      return st;
+    });
+    if (!producer_failed_ || stop_.load()) return st;
+    RETURN_IF_ERROR(ReplaceFailedProducer(st));  // e.g. during a long initial snapshot
+  }
 }
 
 absl::Status Relay::Start() {
@@ -323,13 +426,11 @@ absl::Status Relay::CommitSnapshot(const SnapshotProgress& progress) {
     c.written_at_unix_ms = absl::ToUnixMillis(absl::Now());
     c.dead_lettered = dead_lettered_;
     c.last_dead_letter = last_dead_letter_;
-    RETURN_IF_ERROR(
-        ExplainKafkaFatal(producer_->ProduceCheckpoint(config_.checkpoint_topic, c), config_.slot));
+    RETURN_IF_ERROR(KafkaFatal(producer_->ProduceCheckpoint(config_.checkpoint_topic, c)));
   }
-  RETURN_IF_ERROR(ExplainKafkaFatal(
-      producer_->ProduceKeyed(config_.checkpoint_topic, SnapshotProgressKey(config_.slot),
-                              EncodeSnapshotProgress(progress)),
-      config_.slot));
+  RETURN_IF_ERROR(KafkaFatal(producer_->ProduceKeyed(config_.checkpoint_topic,
+                                                     SnapshotProgressKey(config_.slot),
+                                                     EncodeSnapshotProgress(progress))));
   return CommitWithRetry();
 }
 
@@ -379,16 +480,21 @@ absl::Status Relay::DeadLetter(const OutboxEvent& e, Lsn commit_end_lsn, const R
 }
 
 absl::Status Relay::CommitWithRetry() {
-  absl::Time first_failure = absl::InfiniteFuture();
   while (true) {
-    absl::Status st = producer_->Commit(milliseconds(5000));
+    absl::Duration wait = absl::Seconds(5);
+    if (stop_.load() && stop_seen_ != absl::InfiniteFuture()) {
+      wait = std::clamp(config_.stop_timeout - (absl::Now() - stop_seen_), absl::Milliseconds(100),
+                        wait);
+    }
+    absl::Status st = producer_->Commit(milliseconds(absl::ToInt64Milliseconds(wait)));
     if (st.ok()) break;
-    if (st.code() != absl::StatusCode::kUnavailable) return ExplainKafkaFatal(st, config_.slot);
-    // Kafka unreachable: confirm nothing new, keep the replication connection alive, retry.
-    if (first_failure == absl::InfiniteFuture()) first_failure = absl::Now();
+    if (st.code() != absl::StatusCode::kUnavailable) return KafkaFatal(st);
+    // Kafka unreachable: confirm nothing new, keep the replication connection alive, retry
+    // (the same commit: librdkafka resumes it; an abort now would conflict with it). After a
+    // stop request, for --stop-timeout at most.
     spdlog::warn("Kafka commit not done yet, retrying: {}", std::string(st.message()));
     if (repl_) (void)SendStatus(false);
-    if (stop_.load() && absl::Now() - first_failure > absl::Seconds(30)) return st;
+    if (StopGraceOver()) return st;
   }
   ++commits_;
   committed_dead_lettered_ = dead_lettered_;
@@ -432,20 +538,24 @@ void Relay::SyncIgnoredCounters() {
 absl::Status Relay::CommitBatch() {
   if (!tracker_->batch_open()) return absl::OkStatus();
   if (producer_->in_transaction()) {
-    Checkpoint c;
-    c.slot = config_.slot;
-    c.lsn = tracker_->batch_end_lsn();
-    c.commit_time = tracker_->batch_last_commit_time();
-    c.system_id = identity_.system_id;
-    c.database = database_;
-    c.events = tracker_->batch_events();
-    c.written_at_unix_ms = absl::ToUnixMillis(absl::Now());
-    c.dead_lettered = dead_lettered_;
-    c.last_dead_letter = last_dead_letter_;
-    RETURN_IF_ERROR(
-        ExplainKafkaFatal(producer_->ProduceCheckpoint(config_.checkpoint_topic, c), config_.slot));
+    // A commit that timed out is resumed, not redone: the checkpoint is already in it.
+    if (!commit_in_flight_) {
+      Checkpoint c;
+      c.slot = config_.slot;
+      c.lsn = tracker_->batch_end_lsn();
+      c.commit_time = tracker_->batch_last_commit_time();
+      c.system_id = identity_.system_id;
+      c.database = database_;
+      c.events = tracker_->batch_events();
+      c.written_at_unix_ms = absl::ToUnixMillis(absl::Now());
+      c.dead_lettered = dead_lettered_;
+      c.last_dead_letter = last_dead_letter_;
+      RETURN_IF_ERROR(KafkaFatal(producer_->ProduceCheckpoint(config_.checkpoint_topic, c)));
+    }
     absl::Time start = absl::Now();
+    commit_in_flight_ = true;
     RETURN_IF_ERROR(CommitWithRetry());
+    commit_in_flight_ = false;
     metrics_.commit_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - start));
     spdlog::debug(
         "Kafka transaction committed: {} events of {} PostgreSQL transactions up to {} "
@@ -464,6 +574,7 @@ absl::Status Relay::CommitBatch() {
 }
 
 absl::Status Relay::AbortBatch() {
+  commit_in_flight_ = false;
   tracker_->Aborted();
   dead_lettered_ = committed_dead_lettered_;
   last_dead_letter_ = committed_last_dead_letter_;
@@ -477,7 +588,7 @@ absl::Status Relay::AbortBatch() {
   absl::Status st = RetryUnavailable(stop_, "Kafka abort_transaction",
                                      [&] { return producer_->Abort(milliseconds(10000)); });
   producer_->Poll();  // delivery reports: which record (if any) the broker refused for good
-  return ExplainKafkaFatal(st, config_.slot);
+  return KafkaFatal(st);
 }
 
 absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
@@ -518,7 +629,7 @@ absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
       // committed, so whatever the cause, abort and restart from the confirmed position.
       return absl::AbortedError(absl::StrCat("producing xid ", txn->xid, ": ", st.message()));
     }
-    RETURN_IF_ERROR(ExplainKafkaFatal(st, config_.slot));
+    RETURN_IF_ERROR(KafkaFatal(st));
   }
   if (config_.end_lsn != 0 && txn->end_lsn >= config_.end_lsn) force_commit = true;
   return absl::OkStatus();
@@ -576,6 +687,16 @@ absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
                      "`lottery-cdc-relay status` and docs/operations.md"));
   }
   absl::Status started = repl_->StartReplication(config_.slot, 0, config_.publication);
+  if (IsSlotBusy(started)) {
+    // Another process streams the slot: a relay that took over (its claim says so; this one's
+    // producer is fenced even if nothing told it yet), or a connection of ours PostgreSQL has
+    // not reaped yet (our own claim: retry).
+    absl::StatusOr<std::optional<RelayClaim>> latest = ReadClaim();
+    if (latest.ok() &&
+        ClassifyProducerFailure(claim_, *latest) == ProducerFailure::kFencedByAnotherRelay) {
+      return FencedError(**latest);
+    }
+  }
   if (started.code() == absl::StatusCode::kFailedPrecondition) {
     // Gone or invalidated since Setup: never stream from a fresh slot silently.
     PollSlot();  // reconnects the normal connection if needed
@@ -639,8 +760,52 @@ absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
   }
 }
 
+absl::Status Relay::Finish(const absl::Status& end) {
+  absl::Status st = end;
+  if (end.ok() || (end.code() == absl::StatusCode::kUnavailable && !StopGraceOver())) {
+    // Publish what is buffered (whole PG transactions only) and confirm it.
+    st = producer_failed_ ? end : CommitBatch();
+  }
+  if (st.ok()) {
+    if (repl_) (void)SendStatus(false);
+  } else if (st.code() == absl::StatusCode::kUnavailable && stop_.load()) {
+    // Kafka did not answer within --stop-timeout. Nothing past the checkpoint was confirmed to
+    // PostgreSQL; the open transaction is aborted when the next relay on this slot runs
+    // init_transactions (or by the broker after transaction.timeout.ms), and that relay
+    // publishes its rows again from the slot. Leaving is safe; waiting longer is not needed.
+    spdlog::warn(
+        "stopping with Kafka unreachable for {} after the stop signal: the open Kafka "
+        "transaction ({} events after checkpoint {}) is left uncommitted; the next relay on "
+        "slot {} aborts it and publishes those rows again: {}",
+        absl::FormatDuration(config_.stop_timeout), tracker_->batch_events(),
+        FormatLsn(tracker_->checkpoint()), config_.slot, std::string(st.message()));
+  } else if (st.code() == absl::StatusCode::kAborted ||
+             (st.code() == absl::StatusCode::kUnavailable && !producer_failed_)) {
+    spdlog::warn("final Kafka transaction not committed, aborting it: {}",
+                 std::string(st.message()));
+    absl::Status ab = AbortBatch();
+    if (!ab.ok()) spdlog::warn("abort at stop: {}", std::string(ab.message()));
+  } else if (producer_failed_ && stop_.load()) {
+    spdlog::warn("stopping with a failed Kafka producer (nothing more is confirmed): {}",
+                 std::string(st.message()));
+  } else {
+    return st;
+  }
+  repl_.reset();
+  spdlog::info("relay stopped at confirmed LSN {} (checkpoint {})",
+               FormatLsn(tracker_->confirmable()), FormatLsn(tracker_->checkpoint()));
+  return absl::OkStatus();
+}
+
 absl::Status Relay::Run() {
-  RETURN_IF_ERROR(Setup());
+  absl::Status setup = Setup();
+  if (!setup.ok()) {
+    if (!stop_.load()) return setup;
+    // A stop request ends the start-up's retries (Kafka or PostgreSQL unreachable): nothing
+    // was confirmed, nothing is lost.
+    spdlog::warn("stopped during start-up: {}", std::string(setup.message()));
+    return absl::OkStatus();
+  }
   if (!tracker_) return absl::OkStatus();  // stopped during the initial snapshot: resumes later
   // Restarts of the stream back off, with jitter, until a session commits again: an error that
   // keeps coming back costs a few restarts a second at most, never a hot loop.
@@ -650,54 +815,50 @@ absl::Status Relay::Run() {
     absl::StatusOr<SessionEnd> end = Stream();
     ready_.store(false);
     if (commits_ > commits_before) backoff.Reset();
-    if (end.ok()) {
-      // SIGTERM or a stop condition: publish what is buffered (whole PG transactions only),
-      // confirm it, and leave.
-      absl::Status st = CommitBatch();
-      if (!st.ok()) {
-        spdlog::error("final Kafka commit failed: {}", std::string(st.message()));
-        absl::Status ab = AbortBatch();
-        if (!ab.ok()) return ab;
-      }
-      if (repl_) (void)SendStatus(false);
-      repl_.reset();
-      spdlog::info("relay stopped at confirmed LSN {} (checkpoint {})",
-                   FormatLsn(tracker_->confirmable()), FormatLsn(tracker_->checkpoint()));
-      return absl::OkStatus();
-    }
+    // SIGTERM (whatever the session's last error) or a stop condition.
+    if (end.ok() || stop_.load()) return Finish(end.status());
     absl::Status st = end.status();
     metrics_.reconnects.Inc();
     absl::Duration delay = backoff.Next();
-    switch (st.code()) {
-      case absl::StatusCode::kAborted: {
-        // txn_requires_abort: drop the batch and restart streaming from the confirmed position;
-        // the checkpoint skips what already committed.
-        spdlog::warn("Kafka transaction must abort, restarting from {} in {} ms: {}",
-                     FormatLsn(tracker_->confirmable()), absl::ToInt64Milliseconds(delay),
-                     std::string(st.message()));
-        repl_.reset();
-        RETURN_IF_ERROR(AbortBatch());
-        break;
-      }
-      case absl::StatusCode::kUnavailable: {
-        // PostgreSQL went away (or the slot is busy). The batch holds whole PG transactions, so
-        // it may still be committed; if that fails, abort it.
-        spdlog::warn("replication interrupted, reconnecting in {} ms: {}",
-                     absl::ToInt64Milliseconds(delay), std::string(st.message()));
-        repl_.reset();
-        absl::Status c = CommitBatch();
-        if (!c.ok()) {
-          if (c.code() == absl::StatusCode::kFailedPrecondition) return c;
-          RETURN_IF_ERROR(AbortBatch());
+    if (!producer_failed_) {
+      switch (st.code()) {
+        case absl::StatusCode::kAborted: {
+          // txn_requires_abort: drop the batch and restart streaming from the confirmed
+          // position; the checkpoint skips what already committed.
+          spdlog::warn("Kafka transaction must abort, restarting from {} in {} ms: {}",
+                       FormatLsn(tracker_->confirmable()), absl::ToInt64Milliseconds(delay),
+                       std::string(st.message()));
+          repl_.reset();
+          st = AbortBatch();
+          break;
         }
-        break;
-      }
-      default: {
-        repl_.reset();
-        if (producer_->in_transaction()) (void)producer_->Abort(milliseconds(5000));
-        return st;
+        case absl::StatusCode::kUnavailable: {
+          // PostgreSQL went away (or the slot is busy). The batch holds whole PG transactions,
+          // so it may still be committed; if that fails, abort it.
+          spdlog::warn("replication interrupted, reconnecting in {} ms: {}",
+                       absl::ToInt64Milliseconds(delay), std::string(st.message()));
+          repl_.reset();
+          st = CommitBatch();
+          if (!st.ok() && !producer_failed_) st = AbortBatch();
+          break;
+        }
+        default: {
+          repl_.reset();
+          if (producer_->in_transaction()) (void)producer_->Abort(milliseconds(5000));
+          return st;
+        }
       }
     }
+    if (stop_.load()) return Finish(st);
+    if (producer_failed_) {
+      // Fenced by another relay (stop, naming it) or ended by the broker (a new producer).
+      RETURN_IF_ERROR(ReplaceFailedProducer(st));
+      if (stop_.load()) return absl::OkStatus();
+      RETURN_IF_ERROR(StartStreaming());
+      if (!tracker_) return absl::OkStatus();
+      continue;
+    }
+    RETURN_IF_ERROR(st);
     if (!Sleep(delay)) return absl::OkStatus();
   }
 }

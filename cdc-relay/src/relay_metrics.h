@@ -39,6 +39,9 @@ struct Metrics {
         confirmed_lsn(r.AddGauge("lottery_relay_confirmed_lsn", "LSN confirmed to PostgreSQL")),
         reconnects(r.AddCounter("lottery_relay_reconnects_total",
                                 "Replication sessions restarted (errors, aborts)")),
+        producer_restarts(r.AddCounter(
+            "lottery_relay_producer_restarts_total",
+            "Transactional producers replaced after the broker ended one (not fenced by a relay)")),
         updates(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"update\"}",
                              "Outbox changes that are not published (the outbox is insert-only)")),
         deletes(r.AddCounter("lottery_relay_ignored_changes_total{kind=\"delete\"}", "")),
@@ -68,6 +71,7 @@ struct Metrics {
   metrics::Gauge& retained_bytes;
   metrics::Gauge& confirmed_lsn;
   metrics::Counter& reconnects;
+  metrics::Counter& producer_restarts;
   metrics::Counter& updates;
   metrics::Counter& deletes;
   metrics::Counter& truncates;

@@ -3,8 +3,10 @@
 #include <poll.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "lottery/common/status.h"
@@ -12,6 +14,7 @@
 namespace lottery::cdc {
 
 namespace {
+constexpr char kSqlStatePayload[] = "lottery.sqlstate";
 
 std::string Trimmed(const char* s) {
   std::string msg = s != nullptr ? s : "";
@@ -124,6 +127,11 @@ absl::StatusOr<CreatedSlot> ReplicationConnection::CreateSlot(const std::string&
   return created;
 }
 
+bool IsSlotBusy(const absl::Status& st) {
+  auto state = st.GetPayload(kSqlStatePayload);
+  return st.code() == absl::StatusCode::kUnavailable && state && *state == "55006";
+}
+
 absl::Status ReplicationConnection::StartReplication(const std::string& slot, Lsn start,
                                                      const std::string& publication) {
   std::string cmd = absl::StrCat(
@@ -135,7 +143,11 @@ absl::Status ReplicationConnection::StartReplication(const std::string& slot, Ls
   std::string msg =
       absl::StrCat(cmd, ": ", state, " ",
                    Trimmed(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn_.get())));
-  if (state == "55006") return absl::UnavailableError(msg);  // slot active in another process
+  if (state == "55006") {  // slot active in another process
+    absl::Status busy = absl::UnavailableError(msg);
+    busy.SetPayload(kSqlStatePayload, absl::Cord(state));
+    return busy;
+  }
   if (state == "42704" || state == "55000") return absl::FailedPreconditionError(msg);
   RETURN_IF_ERROR(pg::StatusFromResult(conn_.get(), res.get(), cmd));
   return absl::InternalError(msg);

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "lottery/cdc/checkpoint.h"
+#include "lottery/cdc/publisher.h"
 #include "lottery/common/testing/status_matchers.h"
 #include "relay_test_util.h"
 
@@ -119,11 +120,83 @@ TEST(RelayE2eTest, ASecondRelayOnTheSameSlotFencesTheFirstWithoutDuplicates) {
   writer.join();
   ASSERT_TRUE(first_exit.has_value()) << "the fenced relay kept running\n" << w.Log("first");
   EXPECT_NE(*first_exit, 0);
-  EXPECT_THAT(w.Log("first"), HasSubstr("fenced")) << w.Log("first");
+  EXPECT_THAT(w.Log("first"), HasSubstr("fenced: another lottery-cdc-relay took over slot"))
+      << w.Log("first");
 
   ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("second");
   second->Kill(SIGTERM);
   EXPECT_EQ(second->Wait(std::chrono::seconds(20)), 0) << w.Log("second");
+  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+}
+
+// The first relay loses its replication connection while a second one fences it and takes the
+// slot. With nothing to commit, its producer never learns it was fenced; the busy slot and the
+// second relay's claim tell it, and it stops promptly, naming the other relay (it used to retry
+// START_REPLICATION for as long as the second one ran, then exit 0).
+TEST(RelayE2eTest, AFencedRelayWhoseSlotIsTakenStopsAndNamesTheOther) {
+  RelayWorld w;
+  auto first = w.StartRelay("first");
+  ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("first");
+  auto second = w.StartRelay("second");
+  ASSERT_TRUE(WaitFor([&] { return w.Log("second").find("claimed by") != std::string::npos; },
+                      std::chrono::seconds(30)))
+      << w.Log("second");
+  // Drop the first relay's walsender: both now race for the slot.
+  w.db.Scalar(absl::StrCat(
+      "SELECT pg_terminate_backend(active_pid)::text FROM pg_replication_slots WHERE slot_name = '",
+      w.slot, "'"));
+  auto conn = w.db.Connect();
+  std::vector<std::string> ids;
+  std::optional<int> first_exit;
+  for (int i = 0; i < 60 && !first_exit; ++i) {
+    auto got = InsertOutbox(conn.get(), w.topic, {absl::StrCat("k", i)}, {absl::StrCat(i)});
+    ids.insert(ids.end(), got.begin(), got.end());
+    first_exit = first->Wait(std::chrono::milliseconds(500));
+  }
+  ASSERT_TRUE(first_exit.has_value()) << "the fenced relay kept running\n" << w.Log("first");
+  EXPECT_EQ(*first_exit, 1) << w.Log("first");
+  EXPECT_THAT(w.Log("first"), HasSubstr("fenced: another lottery-cdc-relay took over slot"));
+  EXPECT_THAT(w.Log("first"), HasSubstr(absl::StrCat("(pid ", second->pid(), " on ")));
+  ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("second");
+  second->Kill(SIGTERM);
+  EXPECT_EQ(second->Wait(std::chrono::seconds(20)), 0) << w.Log("second");
+  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+}
+
+// Something other than a relay bumps the producer's epoch, as the transaction coordinator does
+// when a transaction outlives transaction.timeout.ms during a broker outage: the relay's producer
+// fails fatally, no other relay claimed the slot, so it starts a new producer and goes on.
+TEST(RelayE2eTest, AProducerEndedByTheBrokerIsReplacedAndTheStreamGoesOn) {
+  RelayWorld w;
+  auto relay = w.StartRelay("relay");
+  ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("relay");
+  std::atomic<bool> stop{false};
+  std::vector<std::string> ids;
+  std::thread writer([&] {
+    auto conn = w.db.Connect();
+    for (int i = 0; !stop.load(); ++i) {
+      auto got = InsertOutbox(conn.get(), w.topic, {absl::StrCat("k", i % 5)}, {absl::StrCat(i)});
+      ids.insert(ids.end(), got.begin(), got.end());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  {
+    auto bump = TransactionalProducer::Create({{"bootstrap.servers", KafkaBootstrap()}},
+                                              TransactionalIdForSlot(w.slot));
+    ASSERT_OK(bump.status());
+  }
+  bool replaced =
+      WaitFor([&] { return w.Log("relay").find("starting a new producer") != std::string::npos; },
+              std::chrono::seconds(30));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  stop = true;
+  writer.join();
+  EXPECT_TRUE(replaced) << w.Log("relay");
+  ASSERT_TRUE(relay->Running()) << w.Log("relay");
+  ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("relay");
+  relay->Kill(SIGTERM);
+  EXPECT_EQ(relay->Wait(std::chrono::seconds(20)), 0) << w.Log("relay");
   ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 

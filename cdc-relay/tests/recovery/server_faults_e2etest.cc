@@ -4,8 +4,11 @@
 // with RUN_SERIAL and the label `restarts-servers`. Never run them against a stack other people
 // use at the same time: start a private one (LOTTERY_STATE_DIR=/tmp/x scripts/stack up) and point
 // LOTTERY_PG_DSN / LOTTERY_KAFKA_BOOTSTRAP at it.
+#include <signal.h>
+
 #include <atomic>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "lottery/common/testing/status_matchers.h"
@@ -61,6 +64,95 @@ TEST(ServerFaults, KafkaRestartUnderLoad) {
                                 << Scenario::ReadFile(s.last_relay_log());
   relay->Kill(SIGTERM);
   EXPECT_EQ(relay->Wait(std::chrono::seconds(60)), 0) << Scenario::ReadFile(s.last_relay_log());
+  s.Drain();
+  ExpectEachExactlyOnce(ReadAllCommitted({topic}), ids);
+}
+
+// Rows keep coming while `body` runs; returns their ids.
+template <typename Body>
+std::vector<std::string> UnderTrickle(Scenario& s, const std::string& topic, Body body) {
+  std::atomic<bool> stop{false};
+  std::vector<std::string> ids;
+  std::thread writer([&] {
+    auto c = s.db().Connect();
+    while (!stop.load()) {
+      for (auto& id : InsertRows(c.get(), topic, 1, 2)) ids.push_back(id);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  body();
+  stop = true;
+  writer.join();
+  return ids;
+}
+
+// SIGTERM while Kafka is down and a Kafka transaction is open: the relay waits --stop-timeout for
+// the broker, then exits 0 (it used to abort while its commit was still in flight and exit 1
+// with "_CONFLICT"); nothing is lost, because nothing past the checkpoint was confirmed.
+TEST(ServerFaults, SigtermWithKafkaDownExitsZeroAfterTheStopTimeout) {
+  Scenario s("rsigterm");
+  const std::string topic = UniqueName("rsigterm_t");
+  ASSERT_OK(kafka::CreateTopics(lottery::testing::KafkaBootstrap(), {{topic, 1}}));
+  s.Drain();
+  std::unique_ptr<Process> relay;
+  std::optional<int> code;
+  absl::Time signalled;
+  std::vector<std::string> ids = UnderTrickle(s, topic, [&] {
+    relay = s.StartRelay({"--stop-timeout", "4"});
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    Stack("kafka-stop");
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // rows pending for Kafka
+    signalled = absl::Now();
+    relay->Kill(SIGTERM);
+    code = relay->Wait(std::chrono::seconds(40));
+  });
+  const absl::Duration took = absl::Now() - signalled;
+  Stack("kafka-start");
+  const std::string log = Scenario::ReadFile(s.last_relay_log());
+  ASSERT_TRUE(code.has_value()) << "still running 40 s after SIGTERM:\n" << log;
+  EXPECT_EQ(*code, 0) << log;
+  EXPECT_LT(took, absl::Seconds(25)) << log;
+  EXPECT_THAT(log, ::testing::HasSubstr("is left uncommitted")) << log;
+  s.Drain();  // the next relay aborts the open transaction and publishes those rows
+  ExpectEachExactlyOnce(ReadAllCommitted({topic}), ids);
+}
+
+// A broker outage longer than the producer's transaction timeout, with a Kafka transaction open
+// and records waiting: they time out, the transaction must abort, and the abort waits for the
+// broker. Whether the coordinator ends the transaction first (then the producer fails fatally and
+// is replaced: RelayE2eTest.AProducerEndedByTheBrokerIsReplacedAndTheStreamGoesOn) or the abort
+// gets there first, the relay keeps running and loses nothing.
+TEST(ServerFaults, AKafkaOutageLongerThanTheTransactionTimeoutIsSurvived) {
+  Scenario s("routage");
+  const std::string topic = UniqueName("routage_t");
+  ASSERT_OK(kafka::CreateTopics(lottery::testing::KafkaBootstrap(), {{topic, 1}}));
+  s.Drain();
+  std::unique_ptr<Process> relay;
+  bool running = false;
+  std::vector<std::string> ids = UnderTrickle(s, topic, [&] {
+    // A long batch window keeps a transaction open (registered with the coordinator) at the
+    // moment the broker stops.
+    relay = s.StartRelay({"--kafka-prop", "transaction.timeout.ms=4000", "--batch-txns", "1000000",
+                          "--batch-ms", "3000"});
+    std::this_thread::sleep_for(std::chrono::seconds(4));
+    Stack("kafka-stop");
+    std::this_thread::sleep_for(std::chrono::seconds(12));  // three transaction timeouts
+    Stack("kafka-start");
+    // The coordinator aborts expired transactions on its 10 s timer.
+    WaitFor(
+        [&] {
+          return Scenario::ReadFile(s.last_relay_log()).find("starting a new producer") !=
+                 std::string::npos;
+        },
+        std::chrono::seconds(25));
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    running = relay->Running();
+  });
+  const std::string log = Scenario::ReadFile(s.last_relay_log());
+  EXPECT_TRUE(running) << "the relay must survive a long broker outage:\n" << log;
+  EXPECT_THAT(log, ::testing::Not(::testing::HasSubstr("took over slot"))) << log;
+  relay->Kill(SIGTERM);
+  EXPECT_EQ(relay->Wait(std::chrono::seconds(60)), 0) << log;
   s.Drain();
   ExpectEachExactlyOnce(ReadAllCommitted({topic}), ids);
 }

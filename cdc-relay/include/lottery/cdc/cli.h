@@ -40,6 +40,7 @@ struct CommonOptions {
   std::string dead_letter_topic = kDefaultDeadLetterTopic;  // LOTTERY_RELAY_DLQ_TOPIC
   size_t max_record_bytes = kDefaultMaxRecordBytes;         // LOTTERY_RELAY_MAX_RECORD_BYTES
   int stall_after_s = 60;                                   // LOTTERY_RELAY_STALL_AFTER_S
+  int stop_timeout_s = 20;                                  // LOTTERY_RELAY_STOP_TIMEOUT_S
 };
 
 void AddCommonOptions(CLI::App& app, CommonOptions& options);

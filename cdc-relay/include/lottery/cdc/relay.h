@@ -41,6 +41,9 @@ struct RelayConfig {
   size_t max_record_bytes = kDefaultMaxRecordBytes;
   // /readyz turns false when lag does not shrink for this long (ProgressWatch).
   absl::Duration stall_after = absl::Seconds(60);
+  // After SIGTERM, how long the final Kafka commit may wait for an unreachable broker before the
+  // relay exits 0 and leaves the open transaction to be aborted by the next relay.
+  absl::Duration stop_timeout = absl::Seconds(20);
   // Stop conditions (tests, benchmarks), like pg_recvlogical --endpos:
   Lsn end_lsn = 0;                                       // exit 0 once confirmed >= end_lsn
   absl::Duration exit_when_idle = absl::ZeroDuration();  // exit 0 after this long with no data

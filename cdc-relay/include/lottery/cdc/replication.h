@@ -53,6 +53,10 @@ struct CreatedSlot {
   std::string snapshot_name;  // only with kExport
 };
 
+// START_REPLICATION's "replication slot … is active for PID …" (SQLSTATE 55006): another
+// process streams the slot. kUnavailable; this tells it from other unavailability.
+bool IsSlotBusy(const absl::Status& st);
+
 // A replication=database connection. Not thread-safe; one per relay session.
 class ReplicationConnection {
  public:
