@@ -25,6 +25,8 @@ TARGETS = {
     "e2e_p50_ms": ("stake that fills a lottery -> award readable (p50, ms)", "", None),
     "e2e_p99_ms": ("stake that fills a lottery -> award readable (p99, ms)", "<= 50", lambda v: v <= 50),
     "relay_rss_mb": ("relay peak RSS (MB)", "<= 64", lambda v: v <= 64),
+    "relay_bigtxn_rss_mb": ("relay peak RSS, one 1M-row transaction (MB)", "<= 128",
+                            lambda v: v <= 128),
 }
 
 merged = {}

@@ -81,6 +81,12 @@ void AddCommonOptions(CLI::App& app, CommonOptions& o) {
       ->envname("LOTTERY_RELAY_STOP_TIMEOUT_S")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
+  app.add_option("--max-buffered-rows", o.max_buffered_rows,
+                 "a PostgreSQL transaction with more outbox rows is streamed into its Kafka "
+                 "transaction as it is decoded, not buffered whole (bounds memory)")
+      ->envname("LOTTERY_RELAY_MAX_BUFFERED_ROWS")
+      ->check(CLI::Range(size_t{1}, size_t{10'000'000}))
+      ->capture_default_str();
   app.add_option("--end-lsn", o.end_lsn,
                  "exit 0 once everything up to this LSN (X/Y) is in Kafka and confirmed");
   app.add_option("--exit-when-idle", o.exit_when_idle_ms,
@@ -137,6 +143,7 @@ absl::StatusOr<RelayConfig> MakeRelayConfig(const CommonOptions& o) {
   c.max_record_bytes = o.max_record_bytes;
   c.stall_after = absl::Seconds(o.stall_after_s);
   c.stop_timeout = absl::Seconds(o.stop_timeout_s);
+  c.max_buffered_rows = o.max_buffered_rows;
   return c;
 }
 

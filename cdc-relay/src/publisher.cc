@@ -74,6 +74,9 @@ absl::StatusOr<std::unique_ptr<TransactionalProducer>> TransactionalProducer::Cr
       // Java-compatible key hashing, so other clients agree on the partition of a key.
       {"partitioner", "murmur2_random"},
       {"transaction.timeout.ms", "60000"},
+      // Bounds the client's queue (its default is 1 GB): a large transaction streams through it
+      // at the broker's pace instead of piling up in memory (ProduceRecord waits when full).
+      {"queue.buffering.max.kbytes", "32768"},
   };
   for (const auto& [k, v] : props) p[k] = v;
   p["transactional.id"] = transactional_id;

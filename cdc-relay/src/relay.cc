@@ -127,6 +127,9 @@ class Relay {
   absl::Status CommitWithRetry();  // commits the open Kafka transaction
   absl::StatusOr<SessionEnd> Stream();
   absl::Status OnXLogData(const XLogData& x, bool& force_commit);
+  // Produces the open PostgreSQL transaction's buffered rows now (a large transaction), so the
+  // relay's memory stays bounded by --max-buffered-rows whatever the transaction's size.
+  absl::Status StreamOpenTxn();
   absl::Status CommitBatch();
   absl::Status AbortBatch();
   absl::Status SendStatus(bool reply_requested);
@@ -146,7 +149,10 @@ class Relay {
   std::unique_ptr<TransactionalProducer> producer_;
   bool producer_failed_ = false;   // fenced or fatal: KafkaFatal saw it
   bool commit_in_flight_ = false;  // CommitBatch's commit did not finish (Kafka unreachable)
-  RelayClaim claim_;               // this process (claim.h)
+  // A PostgreSQL transaction whose first rows are in the Kafka transaction, its Commit not yet
+  // decoded (StreamOpenTxn): the Kafka transaction may only be aborted.
+  std::optional<TransactionId> partial_xid_;
+  RelayClaim claim_;  // this process (claim.h)
   absl::Time stop_seen_ = absl::InfiniteFuture();
   std::optional<ReplicationConnection> repl_;
   SystemIdentity identity_;
@@ -223,6 +229,7 @@ absl::Status Relay::ReplaceFailedProducer(const absl::Status& why) {
   tracker_.reset();
   pending_dead_letters_.clear();
   commit_in_flight_ = false;
+  partial_xid_.reset();
   return CreateProducer();
 }
 
@@ -536,6 +543,11 @@ void Relay::SyncIgnoredCounters() {
 }
 
 absl::Status Relay::CommitBatch() {
+  if (partial_xid_) {
+    // Committing now would publish part of a PostgreSQL transaction.
+    return absl::AbortedError(absl::StrCat("the Kafka transaction holds part of xid ",
+                                           *partial_xid_, " (streamed before its Commit)"));
+  }
   if (!tracker_->batch_open()) return absl::OkStatus();
   if (producer_->in_transaction()) {
     // A commit that timed out is resumed, not redone: the checkpoint is already in it.
@@ -575,6 +587,7 @@ absl::Status Relay::CommitBatch() {
 
 absl::Status Relay::AbortBatch() {
   commit_in_flight_ = false;
+  partial_xid_.reset();
   tracker_->Aborted();
   dead_lettered_ = committed_dead_lettered_;
   last_dead_letter_ = committed_last_dead_letter_;
@@ -601,7 +614,10 @@ absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
                                             message.status().message()));
   }
   ASSIGN_OR_RETURN(std::optional<CommittedTxn> txn, assembler_.Feed(*message));
-  if (!txn) return absl::OkStatus();
+  if (!txn) {
+    if (assembler_.buffered_events() >= config_.max_buffered_rows) return StreamOpenTxn();
+    return absl::OkStatus();
+  }
   metrics_.events_decoded.Inc(txn->events.size());
   SyncIgnoredCounters();
   // Behind when the server sends a transaction well after it committed (same clock).
@@ -620,9 +636,12 @@ absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
     session_skipped_ = 0;
   }
   if (action == BatchTracker::Action::kPublish) {
+    // A streamed transaction's records all carry its commit's start LSN (StreamOpenTxn).
+    const Lsn lsn_header = txn->streamed_events > 0 ? txn->commit_lsn : txn->end_lsn;
+    partial_xid_.reset();  // from here on, the Kafka transaction holds whole PG transactions
     absl::Status st = producer_->in_transaction() ? absl::OkStatus() : producer_->Begin();
     for (size_t i = 0; st.ok() && i < txn->events.size(); ++i) {
-      st = PublishEvent(txn->events[i], txn->end_lsn);
+      st = PublishEvent(txn->events[i], lsn_header);
     }
     if (!st.ok() && st.code() != absl::StatusCode::kFailedPrecondition) {
       // Part of this PostgreSQL transaction may be in the Kafka transaction: it must never be
@@ -633,6 +652,30 @@ absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
   }
   if (config_.end_lsn != 0 && txn->end_lsn >= config_.end_lsn) force_commit = true;
   return absl::OkStatus();
+}
+
+absl::Status Relay::StreamOpenTxn() {
+  const TransactionId xid = assembler_.open_xid();
+  const Lsn final_lsn = assembler_.open_final_lsn();
+  std::vector<OutboxEvent> chunk = assembler_.TakeBuffered();
+  metrics_.events_decoded.Inc(chunk.size());
+  if (tracker_->WillSkip(final_lsn)) return absl::OkStatus();  // already in Kafka: dropped
+  if (!partial_xid_) {
+    // A clean boundary first: the batch before it commits on its own, so the Kafka transaction
+    // holds this PostgreSQL transaction alone, and is committed only after its Commit.
+    RETURN_IF_ERROR(CommitBatch());
+    spdlog::info(
+        "xid {} has more than {} outbox rows: streaming it into one Kafka transaction as it is "
+        "decoded (its records' lsn header is its commit's start, {})",
+        xid, config_.max_buffered_rows, FormatLsn(final_lsn));
+    partial_xid_ = xid;
+  }
+  absl::Status st = producer_->in_transaction() ? absl::OkStatus() : producer_->Begin();
+  for (size_t i = 0; st.ok() && i < chunk.size(); ++i) st = PublishEvent(chunk[i], final_lsn);
+  if (!st.ok() && st.code() != absl::StatusCode::kFailedPrecondition) {
+    return absl::AbortedError(absl::StrCat("producing xid ", xid, ": ", st.message()));
+  }
+  return KafkaFatal(st);
 }
 
 void Relay::PollSlot() {

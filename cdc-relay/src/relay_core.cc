@@ -10,6 +10,14 @@
 
 namespace lottery::cdc {
 
+std::vector<OutboxEvent> TxnAssembler::TakeBuffered() {
+  if (!open_) return {};
+  std::vector<OutboxEvent> taken = std::move(open_->events);
+  open_->events.clear();
+  open_->streamed_events += taken.size();
+  return taken;
+}
+
 void TxnAssembler::Reset() {
   relations_.Clear();
   open_.reset();
@@ -102,13 +110,13 @@ BatchTracker::Action BatchTracker::Add(const CommittedTxn& txn, absl::Time now) 
     if (!batch_open()) confirmable_ = std::max(confirmable_, txn.end_lsn);
     return Action::kSkip;
   }
-  if (txn.events.empty() && !batch_open()) {
+  if (txn.events.empty() && txn.streamed_events == 0 && !batch_open()) {
     confirmable_ = std::max(confirmable_, txn.end_lsn);
     return Action::kNothing;
   }
   if (!batch_open()) batch_started_ = now;
   ++batch_txns_;
-  batch_events_ += txn.events.size();
+  batch_events_ += txn.events.size() + txn.streamed_events;
   batch_end_lsn_ = txn.end_lsn;
   batch_last_commit_time_ = txn.commit_time;
   return Action::kPublish;

@@ -75,6 +75,41 @@ TEST(TxnAssemblerTest, BuffersAWholeTransactionAndReturnsItAtCommit) {
   EXPECT_EQ(a.events_decoded(), 2u);
 }
 
+TEST(TxnAssemblerTest, ALargeTransactionIsHandedOutInChunksAndItsCommitCountsThem) {
+  TxnAssembler a;
+  ASSERT_OK(a.Feed(OutboxRelation()).status());
+  EXPECT_TRUE(a.TakeBuffered().empty());  // outside a transaction
+  ASSERT_OK(a.Feed(B(0x100, 9)).status());
+  EXPECT_EQ(a.open_xid(), 9u);
+  EXPECT_EQ(a.open_final_lsn(), 0x100u);
+  for (int i = 1; i <= 3; ++i) ASSERT_OK(a.Feed(OutboxInsert(i)).status());
+  EXPECT_EQ(a.buffered_events(), 3u);
+  std::vector<OutboxEvent> chunk = a.TakeBuffered();
+  EXPECT_THAT(chunk, ElementsAre(Field(&OutboxEvent::aggregateid, "key1"),
+                                 Field(&OutboxEvent::aggregateid, "key2"),
+                                 Field(&OutboxEvent::aggregateid, "key3")));
+  EXPECT_EQ(a.buffered_events(), 0u);
+  ASSERT_OK(a.Feed(OutboxInsert(4)).status());
+  auto r = a.Feed(C(0x100, 0x130));
+  ASSERT_OK(r.status());
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->streamed_events, 3u);
+  EXPECT_THAT((*r)->events, ElementsAre(Field(&OutboxEvent::aggregateid, "key4")));
+
+  // The tracker counts the streamed rows in the batch, and decides a re-send at Begin.
+  BatchTracker t({500, absl::Milliseconds(20)}, /*checkpoint=*/0x100, /*confirmed=*/0x100);
+  EXPECT_TRUE(t.WillSkip(0x0f0));   // its commit record starts before the checkpoint's end
+  EXPECT_FALSE(t.WillSkip(0x100));  // starts right at it: a newer transaction
+  EXPECT_EQ(t.Add(**r, absl::FromUnixSeconds(1000)), BatchTracker::Action::kPublish);
+  EXPECT_EQ(t.batch_events(), 4u);
+  CommittedTxn all_streamed = **r;
+  all_streamed.events.clear();
+  BatchTracker t2({500, absl::Milliseconds(20)}, 0, 0);
+  EXPECT_EQ(t2.Add(all_streamed, absl::FromUnixSeconds(1000)),
+            BatchTracker::Action::kPublish);  // not "nothing"
+  EXPECT_EQ(t2.batch_events(), 3u);
+}
+
 TEST(TxnAssemblerTest, FollowsANewRelationMidStream) {
   TxnAssembler a;
   ASSERT_OK(a.Feed(OutboxRelation()).status());

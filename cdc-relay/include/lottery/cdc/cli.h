@@ -41,6 +41,7 @@ struct CommonOptions {
   size_t max_record_bytes = kDefaultMaxRecordBytes;         // LOTTERY_RELAY_MAX_RECORD_BYTES
   int stall_after_s = 60;                                   // LOTTERY_RELAY_STALL_AFTER_S
   int stop_timeout_s = 20;                                  // LOTTERY_RELAY_STOP_TIMEOUT_S
+  size_t max_buffered_rows = 10000;                         // LOTTERY_RELAY_MAX_BUFFERED_ROWS
 };
 
 void AddCommonOptions(CLI::App& app, CommonOptions& options);

@@ -35,6 +35,9 @@ struct RelayConfig {
   // what commits after the slot is created (kNone). initial_snapshot.h.
   InitialSnapshot initial_snapshot = InitialSnapshot::kAll;
   size_t snapshot_batch = 1000;  // rows per Kafka transaction during the initial snapshot
+  // A PostgreSQL transaction with more outbox rows than this is streamed into its Kafka
+  // transaction as it is decoded instead of being buffered whole (bounded memory).
+  size_t max_buffered_rows = 10000;
   // A row that can never be a Kafka record (record_guard.h): dead-letter it, or stop.
   OnRecordError on_record_error = OnRecordError::kDeadLetter;
   std::string dead_letter_topic = kDefaultDeadLetterTopic;

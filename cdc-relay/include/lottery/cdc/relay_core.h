@@ -26,6 +26,9 @@ struct CommittedTxn {
   Lsn end_lsn = 0;          // end of the commit record: the position we checkpoint and confirm
   int64_t commit_time = 0;  // microseconds since 2000-01-01 UTC
   std::vector<OutboxEvent> events;
+  // Events of this transaction taken earlier with TxnAssembler::TakeBuffered (a large
+  // transaction streamed before its Commit), not in `events`.
+  size_t streamed_events = 0;
 };
 
 // Counters of what the assembler saw but does not publish (Debezium's outbox router warns on
@@ -39,9 +42,11 @@ struct IgnoredChanges {
   uint64_t types = 0;
 };
 
-// Buffers one PostgreSQL transaction from Begin to Commit (never splits it) and keeps the relation
-// cache. Feed every pgoutput message of a replication session in stream order; Reset() when a new
-// session starts (the server re-sends Relations and restarts any open transaction).
+// Buffers one PostgreSQL transaction from Begin to Commit and keeps the relation cache. Feed every
+// pgoutput message of a replication session in stream order; Reset() when a new session starts
+// (the server re-sends Relations and restarts any open transaction). A large transaction need
+// not be held whole: TakeBuffered() hands out what is buffered so far (the relay streams it into
+// its Kafka transaction), and the Commit returns the rest.
 class TxnAssembler {
  public:
   // Returns the transaction when `message` is its Commit, nullopt otherwise.
@@ -52,6 +57,13 @@ class TxnAssembler {
   absl::StatusOr<std::optional<CommittedTxn>> Feed(const PgOutputMessage& message);
 
   bool in_transaction() const { return open_.has_value(); }
+  // Events of the open transaction buffered now (0 outside a transaction).
+  size_t buffered_events() const { return open_ ? open_->events.size() : 0; }
+  // Moves the buffered events of the open transaction out (they count as streamed_events).
+  std::vector<OutboxEvent> TakeBuffered();
+  // The open transaction's xid and its commit record's start LSN (Begin's final_lsn).
+  TransactionId open_xid() const { return open_ ? open_->xid : 0; }
+  Lsn open_final_lsn() const { return open_final_lsn_; }
   void Reset();
   const IgnoredChanges& ignored() const { return ignored_; }
   uint64_t events_decoded() const { return events_decoded_; }
@@ -92,6 +104,10 @@ class BatchTracker {
   };
   // Call for every CommittedTxn in stream order.
   Action Add(const CommittedTxn& txn, absl::Time now);
+  // Whether a transaction whose commit record starts at `final_lsn` (Begin's final_lsn) will be
+  // kSkip once it commits: decided before its Commit, for a transaction streamed early. Commit
+  // records do not overlap, so final_lsn < checkpoint iff its end_lsn <= checkpoint.
+  bool WillSkip(Lsn final_lsn) const { return final_lsn < checkpoint_; }
 
   bool batch_open() const { return batch_txns_ > 0; }
   size_t batch_txns() const { return batch_txns_; }
