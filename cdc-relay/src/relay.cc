@@ -152,7 +152,8 @@ class Relay {
   // A PostgreSQL transaction whose first rows are in the Kafka transaction, its Commit not yet
   // decoded (StreamOpenTxn): the Kafka transaction may only be aborted.
   std::optional<TransactionId> partial_xid_;
-  RelayClaim claim_;  // this process (claim.h)
+  int64_t snapshot_counted_ = 0;  // initial-snapshot rows already in events_published
+  RelayClaim claim_;              // this process (claim.h)
   absl::Time stop_seen_ = absl::InfiniteFuture();
   std::optional<ReplicationConnection> repl_;
   SystemIdentity identity_;
@@ -376,6 +377,7 @@ absl::Status Relay::RunSnapshot(const StartDecision& decision,
   ASSIGN_OR_RETURN(identity_, repl.IdentifySystem());
   if (decision.action == StartAction::kResumeSnapshot) {
     progress = *prior;
+    snapshot_counted_ = progress.published;  // counted by the process that published them
   } else {
     if (decision.action == StartAction::kRedoSnapshot) {
       RETURN_IF_ERROR(pg::ExecCommand(sql_.get(), "SELECT pg_drop_replication_slot($1)",
@@ -438,7 +440,11 @@ absl::Status Relay::CommitSnapshot(const SnapshotProgress& progress) {
   RETURN_IF_ERROR(KafkaFatal(producer_->ProduceKeyed(config_.checkpoint_topic,
                                                      SnapshotProgressKey(config_.slot),
                                                      EncodeSnapshotProgress(progress))));
-  return CommitWithRetry();
+  RETURN_IF_ERROR(CommitWithRetry());
+  metrics_.kafka_committed.Inc();
+  metrics_.events_published.Inc(progress.published - snapshot_counted_);
+  snapshot_counted_ = progress.published;
+  return absl::OkStatus();
 }
 
 absl::Status Relay::PublishEvent(const OutboxEvent& event, Lsn commit_end_lsn) {
