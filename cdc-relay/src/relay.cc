@@ -816,7 +816,12 @@ absl::Status Relay::Finish(const absl::Status& end) {
     st = producer_failed_ ? end : CommitBatch();
   }
   if (st.ok()) {
-    if (repl_) (void)SendStatus(false);
+    if (repl_ && SendStatus(false).ok()) {
+      // Wait for the server to take the final confirmation before exiting.
+      absl::Status ended = repl_->EndStream(milliseconds(5000));
+      if (!ended.ok())
+        spdlog::warn("ending the replication stream: {}", std::string(ended.message()));
+    }
   } else if (st.code() == absl::StatusCode::kUnavailable && stop_.load()) {
     // Kafka did not answer within --stop-timeout. Nothing past the checkpoint was confirmed to
     // PostgreSQL; the open transaction is aborted when the next relay on this slot runs

@@ -204,4 +204,38 @@ absl::Status ReplicationConnection::SendStatus(Lsn write, Lsn flush, Lsn apply,
   return absl::OkStatus();
 }
 
+absl::Status ReplicationConnection::EndStream(std::chrono::milliseconds timeout) {
+  if (PQputCopyEnd(conn_.get(), nullptr) != 1 || PQflush(conn_.get()) != 0) {
+    return absl::UnavailableError(absl::StrCat("CopyDone: ", Trimmed(PQerrorMessage(conn_.get()))));
+  }
+  // The server answers CopyDone only after it read everything before it (the last status
+  // update included): drain the stream to its end, then the command's result.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    char* buf = nullptr;
+    int n = PQgetCopyData(conn_.get(), &buf, /*async=*/1);
+    if (buf != nullptr) PQfreemem(buf);
+    if (n == -1) break;
+    if (n == -2) {
+      return absl::UnavailableError(
+          absl::StrCat("ending the stream: ", Trimmed(PQerrorMessage(conn_.get()))));
+    }
+    if (n > 0) continue;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return absl::DeadlineExceededError("the server did not end the stream");
+    pollfd pfd{PQsocket(conn_.get()), POLLIN, 0};
+    if (poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
+      return absl::UnavailableError(absl::StrCat("poll: ", strerror(errno)));
+    }
+    if (PQconsumeInput(conn_.get()) == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("ending the stream: ", Trimmed(PQerrorMessage(conn_.get()))));
+    }
+  }
+  while (pg::ResultPtr res{PQgetResult(conn_.get())}) {
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace lottery::cdc

@@ -84,6 +84,10 @@ class ReplicationConnection {
 
   // Sends a standby status update (write/flush/apply positions) and flushes it.
   absl::Status SendStatus(Lsn write, Lsn flush, Lsn apply, bool reply_requested);
+  // Ends the stream (CopyDone) and waits until the server ended it too: after it returns OK the
+  // server has processed every status update sent before, so the slot's confirmed_flush_lsn is
+  // what the last one said.
+  absl::Status EndStream(std::chrono::milliseconds timeout);
 
   PGconn* get() const { return conn_.get(); }
 
