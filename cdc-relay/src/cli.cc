@@ -28,7 +28,8 @@ void AddCommonOptions(CLI::App& app, CommonOptions& o) {
       ->envname("LOTTERY_RELAY_CHECKPOINT_TOPIC")
       ->capture_default_str();
   app.add_option("--metrics-addr", o.metrics_addr,
-                 "host:port for /metrics, /healthz, /readyz (empty: off)")
+                 "host:port (or :port for 127.0.0.1) for /metrics, /healthz, /readyz; 'off' or "
+                 "empty: none")
       ->envname("LOTTERY_METRICS_ADDR");
   app.add_option("--batch-txns", o.batch_txns,
                  "commit a Kafka transaction every K PostgreSQL transactions")
@@ -119,7 +120,13 @@ absl::StatusOr<RelayConfig> MakeRelayConfig(const CommonOptions& o) {
   c.slot = o.slot;
   c.publication = o.publication;
   c.checkpoint_topic = o.checkpoint_topic;
-  c.metrics_addr = o.metrics_addr;
+  // One convention with the writer (metrics.h): "" or "off" is no server, a bad address exit 2.
+  auto metrics_addr = metrics::ParseListenAddress(o.metrics_addr);
+  if (!metrics_addr.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics-addr: ", metrics_addr.status().message()));
+  }
+  c.metrics_addr = metrics_addr->has_value() ? (*metrics_addr)->ToString() : "";
   c.batch_txns = o.batch_txns;
   c.batch_time = absl::Milliseconds(o.batch_ms);
   if (!o.end_lsn.empty()) {

@@ -1,12 +1,8 @@
 #include "lottery/common/metrics.h"
 
-#include <httplib.h>
-
 #include <cmath>
 #include <set>
-#include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -133,52 +129,40 @@ std::string Registry::Render() const {
   return out;
 }
 
-struct HttpServer::Impl {
-  httplib::Server server;
-  std::thread thread;
-};
-
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& address,
                                                               const Registry* registry,
                                                               std::function<bool()> ready) {
-  size_t colon = address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
+  auto parsed = ParseListenAddress(address);
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->has_value()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("metrics address '", address, "' is not host:port"));
+        absl::StrCat("metrics address '", address, "' disables the server: nothing to start"));
   }
-  std::string host = address.substr(0, colon);
+  return Start(**parsed, registry, std::move(ready));
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ListenAddress& address,
+                                                              const Registry* registry,
+                                                              std::function<bool()> ready) {
+  http::ServerOptions options;
+  options.max_body_bytes = 0;  // GET only
   std::unique_ptr<HttpServer> s(new HttpServer());
-  s->impl_ = std::make_unique<Impl>();
-  s->impl_->server.Get("/metrics", [registry](const httplib::Request&, httplib::Response& res) {
-    res.set_content(registry->Render(), "text/plain; version=0.0.4");
+  s->server_ = std::make_unique<http::Server>(options);
+  s->server_->Handle("GET", "/metrics", [registry](const http::Request&) {
+    return http::Response{200, "text/plain; version=0.0.4", registry->Render()};
   });
-  s->impl_->server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
+  s->server_->Handle("GET", "/healthz", [](const http::Request&) {
+    return http::Response{200, "text/plain", "ok\n"};
   });
-  s->impl_->server.Get("/readyz",
-                       [ready = std::move(ready)](const httplib::Request&, httplib::Response& res) {
-                         bool ok = ready ? ready() : true;
-                         res.status = ok ? 200 : 503;
-                         res.set_content(ok ? "ready\n" : "not ready\n", "text/plain");
-                       });
-  if (port == 0) {
-    port = s->impl_->server.bind_to_any_port(host.c_str());
-    if (port < 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
-  } else if (!s->impl_->server.bind_to_port(host.c_str(), port)) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
-  }
-  s->port_ = port;
-  Impl* impl = s->impl_.get();
-  impl->thread = std::thread([impl] { impl->server.listen_after_bind(); });
+  s->server_->Handle("GET", "/readyz", [ready = std::move(ready)](const http::Request&) {
+    bool ok = ready ? ready() : true;
+    return http::Response{ok ? 200 : 503, "text/plain", ok ? "ready\n" : "not ready\n"};
+  });
+  if (absl::Status st = s->server_->Start(address); !st.ok()) return st;
+  s->port_ = s->server_->port();
   return s;
 }
 
-HttpServer::~HttpServer() {
-  if (impl_ == nullptr) return;
-  impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
+HttpServer::~HttpServer() = default;  // http::Server stops and joins
 
 }  // namespace lottery::metrics

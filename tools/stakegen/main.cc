@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:8081";
   auto* serve = app.add_subcommand(
       "serve", "serve POST /stake (publishes a batch per request) and GET /healthz");
-  serve->add_option("--listen", listen, "host:port")
+  serve->add_option("--listen", listen, "host:port, or :port for 127.0.0.1")
       ->envname("LOTTERY_STAKEGEN_LISTEN")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -123,8 +123,8 @@ int main(int argc, char** argv) {
     auto started = sg::StakeServer::Start(listen, publisher->get(), o, count, rate);
     if (!started.ok()) return fail("serve", started.status());
     server = std::move(*started);
-    std::cerr << "lottery-stakegen: serving POST http://" << listen.substr(0, listen.rfind(':'))
-              << ":" << server->port() << "/stake -> " << pc.topic << "\n";
+    std::cerr << "lottery-stakegen: serving POST http://" << server->address().ToString()
+              << "/stake -> " << pc.topic << "\n";
     server->Wait();
     return 0;
   }

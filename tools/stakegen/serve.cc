@@ -1,8 +1,5 @@
 #include "serve.h"
 
-#include <httplib.h>
-
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "simdjson.h"
 
@@ -69,69 +66,55 @@ absl::StatusOr<std::unique_ptr<StakeServer>> StakeServer::Start(const std::strin
                                                                 const Options& base,
                                                                 int64_t default_count,
                                                                 double rate) {
-  size_t colon = listen.rfind(':');
-  int port = -1;
-  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen address must be host:port, not '", listen, "'"));
+  auto address = http::ParseListenAddress(listen);
+  if (!address.ok()) return address.status();
+  if (!address->has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("listen address '", listen, "' is off"));
   }
-  std::string host = listen.substr(0, colon);
+  http::ServerOptions options;
+  options.max_body_bytes = kMaxRequestBodyBytes;
+  options.max_queued = kMaxQueuedRequests;
+  options.worker_threads = 1;  // Publisher::Publish runs one call at a time anyway
   std::unique_ptr<StakeServer> s(new StakeServer());
-  s->server_ = std::make_unique<httplib::Server>();
+  s->server_ = std::make_unique<http::Server>(options);
   StakeServer* self = s.get();
   const StakeRequest defaults{default_count, base.games, base.players};
 
-  s->server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
+  s->server_->Handle("GET", "/healthz", [](const http::Request&) {
+    return http::Response{200, "text/plain", "ok\n"};
   });
-  s->server_->Post("/stake", [self, publisher, base, defaults, rate](const httplib::Request& req,
-                                                                     httplib::Response& res) {
-    auto parsed = ParseStakeRequest(req.body, defaults);
-    if (!parsed.ok()) {
-      res.status = 400;
-      res.set_content(ErrorJson(std::string(parsed.status().message())), "application/json");
-      return;
-    }
-    Options o = base;
-    o.games = parsed->games;
-    o.players = parsed->players;
-    Generator gen(o, self->requests_.fetch_add(1) + 1);
-    auto summary = publisher->Publish(gen, parsed->count, rate);
-    if (!summary.ok()) {
-      res.status = 503;
-      res.set_content(ErrorJson(summary.status().ToString()), "application/json");
-      return;
-    }
-    res.status = summary->failed == 0 ? 200 : 503;
-    res.set_content(summary->ToJson() + "\n", "application/json");
-  });
-
-  if (port == 0) {
-    port = s->server_->bind_to_any_port(host);
-    if (port < 0) return absl::UnavailableError(absl::StrCat("cannot bind ", host));
-  } else if (!s->server_->bind_to_port(host, port)) {
-    return absl::UnavailableError(absl::StrCat("cannot bind ", listen));
-  }
-  s->port_ = port;
-  s->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
-  // httplib's stop() is a no-op until the listen loop runs: wait for it, so Stop() always works.
-  for (int i = 0; i < 500 && !s->server_->is_running(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  s->server_->HandleBlocking(
+      "POST", "/stake", [self, publisher, base, defaults, rate](const http::Request& req) {
+        auto parsed = ParseStakeRequest(req.body, defaults);
+        if (!parsed.ok()) {
+          return http::Response{400, "application/json",
+                                ErrorJson(std::string(parsed.status().message()))};
+        }
+        Options o = base;
+        o.games = parsed->games;
+        o.players = parsed->players;
+        Generator gen(o, self->requests_.fetch_add(1) + 1);
+        auto summary = publisher->Publish(gen, parsed->count, rate);
+        if (!summary.ok()) {
+          return http::Response{503, "application/json", ErrorJson(summary.status().ToString())};
+        }
+        return http::Response{summary->failed == 0 ? 200 : 503, "application/json",
+                              summary->ToJson() + "\n"};
+      });
+  if (absl::Status st = s->server_->Start(**address); !st.ok()) return st;
+  s->address_ = **address;
+  s->address_.port = s->server_->port();
   return s;
 }
 
 void StakeServer::Stop() {
-  if (server_) server_->stop();
+  if (server_) server_->Shutdown();
 }
 
 void StakeServer::Wait() {
-  if (thread_.joinable()) thread_.join();
+  if (server_) server_->Wait();
 }
 
-StakeServer::~StakeServer() {
-  Stop();
-  Wait();
-}
+StakeServer::~StakeServer() = default;  // http::Server shuts down and joins
 
 }  // namespace lottery::stakegen

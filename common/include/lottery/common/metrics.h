@@ -1,6 +1,6 @@
 // Prometheus metrics without a dependency (Debian has no prometheus-cpp): counters, gauges and
-// histograms in a registry rendered in the text exposition format 0.0.4, and a small HTTP server
-// for /metrics, /healthz and /readyz.
+// histograms in a registry rendered in the text exposition format 0.0.4, and the HTTP server for
+// /metrics, /healthz and /readyz.
 //
 // Names may carry labels (`lottery_writer_consumer_lag{partition="0"}`); HELP and TYPE lines are
 // written once per base name. All operations are thread-safe; Inc/Set/Observe are lock-free.
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lottery/common/http_server.h"
 
 namespace lottery::metrics {
 
@@ -86,20 +87,32 @@ class Registry {
   std::deque<std::unique_ptr<Histogram>> histograms_;
 };
 
+// The daemons' metrics address (LOTTERY_METRICS_ADDR, --metrics-addr) follows the tree's one
+// listen-address convention: "" or "off" disables the server, "host:port" or ":port" (127.0.0.1)
+// binds it, anything else is a configuration error (http_server.h).
+using ::lottery::http::ListenAddress;
+using ::lottery::http::ParseListenAddress;
+
 // Serves GET /metrics (the registry), /healthz (200 while the process runs) and /readyz (200 when
-// ready() is true, else 503) on "host:port" in a background thread.
+// ready() is true, else 503) in a background thread, on http::Server (libmicrohttpd): idle and
+// slow clients cannot delay /healthz (see http_server.h for the deadlines and limits). ready()
+// runs on the server's event thread and must not block.
 class HttpServer {
  public:
+  // `address` as ParseListenAddress reads it. kInvalidArgument when it does not parse or is
+  // "off", kUnavailable when it cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& address,
+                                                           const Registry* registry,
+                                                           std::function<bool()> ready);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const ListenAddress& address,
                                                            const Registry* registry,
                                                            std::function<bool()> ready);
   ~HttpServer();
   int port() const { return port_; }
 
  private:
-  struct Impl;
   HttpServer() = default;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<http::Server> server_;
   int port_ = 0;
 };
 
