@@ -96,11 +96,18 @@ absl::StatusOr<Report> Apply(PGconn* conn, const std::vector<Migration>& migrati
     (void)pg::ExecCommand(conn, absl::StrCat("SELECT pg_advisory_unlock(", kLockKey, ")"));
   };
   auto run = [&]() -> absl::StatusOr<Report> {
-    RETURN_IF_ERROR(
-        pg::ExecCommand(conn,
-                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                        " version integer PRIMARY KEY, name text NOT NULL,"
-                        " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"));
+    // Only created when absent: CREATE ... IF NOT EXISTS needs CREATE on the schema even when the
+    // table exists, and a role that may only read schema_migrations must still be able to see
+    // that there is nothing to apply.
+    ASSIGN_OR_RETURN(pg::ResultPtr exists,
+                     pg::Exec(conn, "SELECT to_regclass('schema_migrations') IS NOT NULL"));
+    if (pg::Value(exists.get(), 0, 0) != "t") {
+      RETURN_IF_ERROR(pg::ExecCommand(
+          conn,
+          "CREATE TABLE IF NOT EXISTS schema_migrations ("
+          " version integer PRIMARY KEY, name text NOT NULL,"
+          " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"));
+    }
     ASSIGN_OR_RETURN(
         pg::ResultPtr res,
         pg::Exec(conn, "SELECT version, name, checksum FROM schema_migrations ORDER BY version"));

@@ -1,7 +1,10 @@
 #include "lottery/writer/config.h"
 
+#include <cstdlib>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "lottery/common/metrics.h"
 #include "lottery/common/status.h"
 
 namespace lottery::writer {
@@ -35,7 +38,8 @@ void AddFlags(CLI::App& app, WriterConfig& c) {
       ->envname("LOTTERY_EVENT_FORMAT")
       ->capture_default_str();
   app.add_option("--metrics-addr", c.metrics_addr,
-                 "host:port of /metrics /healthz /readyz ('off': none)")
+                 "host:port (or :port for 127.0.0.1) of /metrics /healthz /readyz; 'off' or "
+                 "empty: none")
       ->envname("LOTTERY_METRICS_ADDR")
       ->capture_default_str();
   app.add_option("--kafka-prop", c.kafka_props, "librdkafka property k=v (repeatable)");
@@ -51,6 +55,10 @@ void AddFlags(CLI::App& app, WriterConfig& c) {
   app.add_option("--log-level", c.log_level, "trace|debug|info|warn|error")
       ->envname("LOTTERY_LOG_LEVEL")
       ->capture_default_str();
+  app.add_option("--seed-key-file", c.seed_key_file,
+                 "file of seed keys '<id>:<hex>', one per line, the last one active "
+                 "(default: the variable LOTTERY_SEED_KEYS, same format)")
+      ->envname("LOTTERY_SEED_KEY_FILE");
   app.add_option("--commit-to-kafka", c.commit_to_kafka,
                  "mirror committed offsets to the Kafka group (lag monitoring only)")
       ->capture_default_str();
@@ -102,6 +110,12 @@ absl::StatusOr<IngestOptions> MakeIngestOptions(const WriterConfig& c) {
     return absl::InvalidArgumentError("--event-format must be protobuf or json");
   }
   RETURN_IF_ERROR(ParseRetention(c.outbox_retention).status());
+  // The relay's convention too (metrics.h); main.cc serves unless the address is "" or "off".
+  if (auto addr = lottery::metrics::ParseListenAddress(c.metrics_addr); !addr.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--metrics-addr: ", addr.status().message()));
+  }
+  const char* keys_env = std::getenv("LOTTERY_SEED_KEYS");
+  ASSIGN_OR_RETURN(o.seed_keys, LoadSeedKeyring(c.seed_key_file, keys_env ? keys_env : ""));
   o.consumer_group = c.consumer_group;
   o.lottery_topic = c.topic_prefix + "lottery.v1.lottery";
   o.award_topic = c.topic_prefix + "lottery.v1.award";

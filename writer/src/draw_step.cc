@@ -136,6 +136,42 @@ absl::StatusOr<d::Uuid> UuidCell(const PGresult* r, int row, int col) {
 
 }  // namespace
 
+absl::StatusOr<d::Seed> StoredLotterySeed(const IngestOptions& options, const d::Uuid& lottery_id,
+                                          const PGresult* r, int row, int seed_col, int key_id_col,
+                                          int commitment_col) {
+  const std::string lid = d::FormatUuid(lottery_id);
+  ASSIGN_OR_RETURN(std::string commitment, pg::DecodeByteaHex(pg::Value(r, row, commitment_col)));
+  if (!PQgetisnull(r, row, key_id_col)) {
+    if (options.seed_keys == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("lottery ", lid, " has a derived seed but this writer holds no seed key"));
+    }
+    ASSIGN_OR_RETURN(d::Seed seed,
+                     options.seed_keys->SeedFor(pg::Value(r, row, key_id_col), lottery_id));
+    const d::Digest expected = d::Commitment(seed);
+    if (commitment.size() != expected.size() ||
+        !std::equal(expected.begin(), expected.end(),
+                    reinterpret_cast<const uint8_t*>(commitment.data()))) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("seed key '", std::string(pg::Value(r, row, key_id_col)),
+                       "' does not reproduce the commitment of "
+                       "lottery ",
+                       lid, ": a different key is configured under that id; refusing to draw"));
+    }
+    return seed;
+  }
+  if (PQgetisnull(r, row, seed_col)) {
+    return absl::DataLossError(absl::StrCat("lottery ", lid, " has neither a seed nor a key id"));
+  }
+  // Created before derived seeds (migration 0003): the seed was stored.
+  ASSIGN_OR_RETURN(std::string stored, pg::DecodeByteaHex(pg::Value(r, row, seed_col)));
+  d::Seed seed;
+  if (stored.size() != seed.size())
+    return absl::DataLossError(absl::StrCat("lottery ", lid, ": server_seed is not 32 bytes"));
+  std::copy(stored.begin(), stored.end(), seed.begin());
+  return seed;
+}
+
 absl::StatusOr<std::optional<DrawOutput>> DrawInMemory(const DrawInput& in,
                                                        const IngestOptions& options,
                                                        std::vector<OutboxRow>& outbox,
@@ -183,10 +219,11 @@ absl::Status DrawLotteries(PGconn* conn, const std::vector<d::Uuid>& ids,
   const std::string ids_text = id_arr.Finish();
   ASSIGN_OR_RETURN(
       pg::ResultPtr lotteries,
-      pg::Exec(conn,
-               "SELECT id, game_id, draw_mode, prize_policy, prize_bps, server_seed, status "
-               "FROM lottery WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
-               {pg::Param::Text(ids_text)}));
+      pg::Exec(
+          conn,
+          "SELECT id, game_id, draw_mode, prize_policy, prize_bps, server_seed, status, "
+          "seed_key_id, commitment FROM lottery WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+          {pg::Param::Text(ids_text)}));
   ASSIGN_OR_RETURN(pg::ResultPtr entries,
                    pg::Exec(conn,
                             "SELECT lottery_id, player_id, stake FROM lottery_entry "
@@ -210,9 +247,8 @@ absl::Status DrawLotteries(PGconn* conn, const std::vector<d::Uuid>& ids,
     ASSIGN_OR_RETURN(in.mode, d::ParseDrawMode(pg::Value(r, i, 2)));
     ASSIGN_OR_RETURN(in.policy, d::ParsePrizePolicy(pg::Value(r, i, 3)));
     in.bps = static_cast<uint32_t>(std::stoul(std::string(pg::Value(r, i, 4))));
-    ASSIGN_OR_RETURN(std::string seed_bytes, pg::DecodeByteaHex(pg::Value(r, i, 5)));
-    if (seed_bytes.size() != 32) return absl::DataLossError("lottery.server_seed is not 32 bytes");
-    std::copy(seed_bytes.begin(), seed_bytes.end(), in.seed.begin());
+    ASSIGN_OR_RETURN(in.seed, StoredLotterySeed(options, in.lottery_id, r, i, /*seed_col=*/5,
+                                                /*key_id_col=*/7, /*commitment_col=*/8));
     in.entries = std::move(by_lottery[in.lottery_id]);
     in.emit_started = emit_started.count(in.lottery_id) > 0;
     ASSIGN_OR_RETURN(std::optional<DrawOutput> out, DrawInMemory(in, options, outbox, result));

@@ -25,8 +25,6 @@ using internal::OutboxRow;
 
 namespace {
 
-constexpr char kNilUuid[] = "00000000-0000-0000-0000-000000000000";
-
 struct UuidHash {
   size_t operator()(const d::Uuid& u) const {
     return absl::HashOf(std::string_view(reinterpret_cast<const char*>(u.data()), u.size()));
@@ -50,7 +48,8 @@ struct PlanLottery {
   int entry_count = 0;
   bool started = false;
   d::GameRule rule;  // mode, policy, bps (players_needed above)
-  d::Seed seed{};
+  d::Seed seed{};    // in memory only: derived from seed_key_id (or an older row's stored seed)
+  std::string seed_key_id;  // new lotteries
   d::Digest commitment{};
   std::vector<d::Entry> entries;  // all entries in entry_no order (stored ones first)
   absl::flat_hash_set<d::Uuid, UuidHash> players;
@@ -153,40 +152,15 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
                         {pg::Param::Text(game_keys.Finish())}));
 
     // --- Read the state of these games.
-    ASSIGN_OR_RETURN(
-        pg::ResultPtr rules,
-        pg::Exec(
-            conn,
-            "SELECT game_id, players_needed, draw_mode, prize_policy, prize_bps FROM game_rule "
-            "WHERE game_id = ANY($1::uuid[]) OR game_id = $2::uuid",
-            {pg::Param::Text(game_ids_text), pg::Param::Text(kNilUuid)}));
-    std::map<d::Uuid, d::GameRule> rule_by_game;
-    std::optional<d::GameRule> default_rule;
-    for (int i = 0; i < PQntuples(rules.get()); ++i) {
-      const PGresult* r = rules.get();
-      ASSIGN_OR_RETURN(d::Uuid gid, d::ParseUuid(pg::Value(r, i, 0)));
-      d::GameRule rule;
-      rule.players_needed = std::stoi(std::string(pg::Value(r, i, 1)));
-      ASSIGN_OR_RETURN(rule.mode, d::ParseDrawMode(pg::Value(r, i, 2)));
-      ASSIGN_OR_RETURN(rule.policy, d::ParsePrizePolicy(pg::Value(r, i, 3)));
-      rule.bps = static_cast<uint32_t>(std::stoul(std::string(pg::Value(r, i, 4))));
-      if (pg::Value(r, i, 0) == kNilUuid) {
-        if (options.default_players_needed > 0)
-          rule.players_needed = options.default_players_needed;
-        default_rule = rule;
-      } else {
-        rule_by_game[gid] = rule;
-      }
-    }
-    if (!default_rule.has_value()) {
-      return absl::FailedPreconditionError("game_rule has no default (nil UUID) row");
-    }
+    ASSIGN_OR_RETURN(internal::GameRules rules,
+                     internal::LoadGameRules(conn, game_ids_text, options.default_players_needed));
+    const std::map<d::Uuid, d::GameRule>& rule_by_game = rules.by_game;
 
     ASSIGN_OR_RETURN(pg::ResultPtr open,
                      pg::Exec(conn,
                               "SELECT id, game_id, players_needed, player_count, entry_count, "
                               "draw_mode, prize_policy, "
-                              "prize_bps, server_seed FROM lottery "
+                              "prize_bps, server_seed, seed_key_id, commitment FROM lottery "
                               "WHERE game_id = ANY($1::uuid[]) AND status = 'in_waiting'",
                               {pg::Param::Text(game_ids_text)}));
     std::deque<PlanLottery> lotteries;        // stable addresses
@@ -204,10 +178,9 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       ASSIGN_OR_RETURN(l.rule.mode, d::ParseDrawMode(pg::Value(r, i, 5)));
       ASSIGN_OR_RETURN(l.rule.policy, d::ParsePrizePolicy(pg::Value(r, i, 6)));
       l.rule.bps = static_cast<uint32_t>(std::stoul(std::string(pg::Value(r, i, 7))));
-      ASSIGN_OR_RETURN(std::string seed, pg::DecodeByteaHex(pg::Value(r, i, 8)));
-      if (seed.size() != l.seed.size())
-        return absl::DataLossError("lottery.server_seed is not 32 bytes");
-      std::copy(seed.begin(), seed.end(), l.seed.begin());
+      ASSIGN_OR_RETURN(l.seed, internal::StoredLotterySeed(options, l.id, r, i, /*seed_col=*/8,
+                                                           /*key_id_col=*/9,
+                                                           /*commitment_col=*/10));
       open_ids.AddUuid(l.id);
       current[l.game_id] = &l;
       by_id[l.id] = &l;
@@ -274,9 +247,13 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
           l.game_id = game;
           l.is_new = true;
           auto rf = rule_by_game.find(game);
-          l.rule = rf != rule_by_game.end() ? rf->second : *default_rule;
+          l.rule = rf != rule_by_game.end() ? rf->second : rules.default_rule;
           l.players_needed = l.rule.players_needed;
-          ASSIGN_OR_RETURN(l.seed, d::GenerateSeed());
+          // Derived, never stored: only the key id and the commitment reach the database.
+          if (options.seed_keys == nullptr)
+            return absl::FailedPreconditionError("no seed key configured");
+          l.seed_key_id = options.seed_keys->active_id();
+          ASSIGN_OR_RETURN(l.seed, options.seed_keys->SeedFor(l.seed_key_id, l.id));
           l.commitment = d::Commitment(l.seed);
           const std::string lid = d::FormatUuid(l.id);
           ASSIGN_OR_RETURN(
@@ -312,8 +289,7 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       return l.drawn.has_value() ? "finished" : l.started ? "started" : "in_waiting";
     };
     ArrayLiteral u_id, u_pc, u_ec, u_st, w_lottery, w_winner;
-    ArrayLiteral n_id, n_game, n_st, n_needed, n_pc, n_ec, n_mode, n_policy, n_bps, n_seed,
-        n_commit;
+    ArrayLiteral n_id, n_game, n_st, n_needed, n_pc, n_ec, n_mode, n_policy, n_bps, n_key, n_commit;
     ArrayLiteral a_id, a_lottery, a_player, a_sum;
     for (const PlanLottery& l : lotteries) {
       if (!l.changed) continue;
@@ -343,8 +319,7 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
       n_mode.Add(d::ToString(l.rule.mode));
       n_policy.Add(d::ToString(l.rule.policy));
       n_bps.Add(static_cast<int64_t>(l.rule.bps));
-      n_seed.AddBytea(
-          std::string_view(reinterpret_cast<const char*>(l.seed.data()), l.seed.size()));
+      n_key.Add(l.seed_key_id);
       n_commit.AddBytea(std::string_view(reinterpret_cast<const char*>(l.commitment.data()),
                                          l.commitment.size()));
     }
@@ -364,19 +339,19 @@ absl::Status ApplyInTransaction(PGconn* conn, const BatchInput& input, const Ing
           conn,
           "INSERT INTO lottery (id, game_id, status, players_needed, player_count, entry_count, "
           "draw_mode, "
-          "prize_policy, prize_bps, server_seed, commitment, started_at, finished_at) "
-          "SELECT id, g, st, pn, pc, ec, dm, pp, bps, seed, cm, CASE WHEN st <> 'in_waiting' THEN "
+          "prize_policy, prize_bps, seed_key_id, commitment, started_at, finished_at) "
+          "SELECT id, g, st, pn, pc, ec, dm, pp, bps, k, cm, CASE WHEN st <> 'in_waiting' THEN "
           "now() END, "
           "CASE WHEN st = 'finished' THEN now() END "
           "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::int[], "
           "$7::text[], "
-          "$8::text[], $9::int[], $10::bytea[], $11::bytea[]) AS u(id, g, st, pn, pc, ec, dm, pp, "
-          "bps, seed, cm)",
+          "$8::text[], $9::int[], $10::text[], $11::bytea[]) AS u(id, g, st, pn, pc, ec, dm, pp, "
+          "bps, k, cm)",
           {pg::Param::Text(n_id.Finish()), pg::Param::Text(n_game.Finish()),
            pg::Param::Text(n_st.Finish()), pg::Param::Text(n_needed.Finish()),
            pg::Param::Text(n_pc.Finish()), pg::Param::Text(n_ec.Finish()),
            pg::Param::Text(n_mode.Finish()), pg::Param::Text(n_policy.Finish()),
-           pg::Param::Text(n_bps.Finish()), pg::Param::Text(n_seed.Finish()),
+           pg::Param::Text(n_bps.Finish()), pg::Param::Text(n_key.Finish()),
            pg::Param::Text(n_commit.Finish())}));
     }
     if (w_lottery.size() > 0) {

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -14,6 +15,7 @@
 #include "absl/status/status.h"
 #include "google/protobuf/message.h"
 #include "lottery/domain/draw.h"
+#include "lottery/domain/lottery.h"
 #include "lottery/domain/prize.h"
 #include "lottery/domain/uuid.h"
 #include "lottery/writer/ingest.h"
@@ -98,6 +100,27 @@ absl::Status InsertOutbox(PGconn* conn, const std::vector<OutboxRow>& rows);
 
 // The advisory lock key of a game: its first 8 bytes as int64.
 int64_t GameLockKey(const lottery::domain::Uuid& game);
+
+// The server seed of a stored lottery from its row: derived from the key named by seed_key_id
+// (checked against the stored commitment, so a different key under the same id is caught before
+// anything is drawn), or, for lotteries created before derived seeds, the stored server_seed.
+// kFailedPrecondition when the key id is not held or does not reproduce the commitment;
+// kDataLoss on a malformed row.
+absl::StatusOr<lottery::domain::Seed> StoredLotterySeed(const IngestOptions& options,
+                                                        const lottery::domain::Uuid& lottery_id,
+                                                        const PGresult* r, int row, int seed_col,
+                                                        int key_id_col, int commitment_col);
+
+// The rules of the given games (a uuid[] literal) and the default (nil UUID) row, whose
+// players_needed `default_players_needed` overrides when > 0. kFailedPrecondition naming the row
+// when a rule is invalid (players_needed < 2, bps outside 0..10000, unknown mode or policy) or
+// the default row is missing: a broken rule stops the batch, it is never silently replaced.
+struct GameRules {
+  std::map<lottery::domain::Uuid, lottery::domain::GameRule> by_game;
+  lottery::domain::GameRule default_rule;
+};
+absl::StatusOr<GameRules> LoadGameRules(PGconn* conn, const std::string& game_ids_array,
+                                        int default_players_needed);
 
 // A started lottery with everything its draw needs.
 struct DrawInput {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "lottery/common/status.h"
 #include "spdlog/spdlog.h"
@@ -39,6 +40,9 @@ Writer::~Writer() = default;
 absl::StatusOr<std::unique_ptr<Writer>> Writer::Create(const WriterConfig& config,
                                                        lottery::metrics::Registry& registry) {
   ASSIGN_OR_RETURN(IngestOptions options, MakeIngestOptions(config));
+  // Key ids only: key material is never logged.
+  spdlog::info("seed keys held: {}; new lotteries are seeded with '{}'",
+               absl::StrJoin(options.seed_keys->ids(), ","), options.seed_keys->active_id());
   if (config.pg_dsn.empty()) return absl::InvalidArgumentError("--pg-dsn is not set");
   ASSIGN_OR_RETURN(lottery::kafka::Properties props, MakeConsumerProperties(config));
   std::unique_ptr<Writer> w(new Writer(config, std::move(options), registry));
@@ -247,15 +251,26 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
   for (int attempt = 0;; ++attempt) {
     auto n = DrawLeftoverLotteries(pg_.get(), options_);
     if (n.ok()) {
+      if (attempt > 0) health_.BatchCommitted();  // clears the failure reported below
       if (*n > 0) spdlog::info("drew {} lotteries left started", *n);
       metrics_.finished.Inc(*n);
       metrics_.awards.Inc(*n);
       break;
     }
-    spdlog::warn("drawing leftover lotteries failed: {}", n.status().ToString());
-    pg_.reset();
-    if (!EnsurePg(&stop)) return absl::OkStatus();
+    // Not ready meanwhile (not subscribed yet; a refusal such as a seed key id this writer does
+    // not hold is also the reason /readyz gives). Never skipped: redone with backoff.
+    spdlog::error("drawing leftover lotteries failed: {}", n.status().ToString());
+    health_.BatchFailed(n.status());
+    if (n.status().code() == absl::StatusCode::kUnavailable) {
+      pg_.reset();
+      health_.PgLost(n.status());
+    }
+    PublishHealth();
+    Sleep(backoff_, &stop);
+    backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+    if (stop.load() || !EnsurePg(&stop)) return absl::OkStatus();
   }
+  backoff_ = absl::Milliseconds(100);
   const std::string topic = config_.topic_prefix + config_.stake_topic;
   {
     lottery::kafka::TopicPartitionListPtr sub(rd_kafka_topic_partition_list_new(1));

@@ -37,6 +37,7 @@ IngestOptions Options(int players) {
   IngestOptions o;
   o.consumer_group = "g";
   o.default_players_needed = players;
+  o.seed_keys = testing::TestKeyring();
   return o;
 }
 

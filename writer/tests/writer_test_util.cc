@@ -1,12 +1,18 @@
 #include "writer_test_util.h"
 
+#include <google/protobuf/util/json_util.h>
+#include <openssl/rand.h>
+
 #include <algorithm>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "lottery/common/kafka.h"
 #include "lottery/common/pg.h"
+#include "lottery/common/roles.h"
 #include "lottery/domain/award.h"
+#include "lottery/domain/hex.h"
 #include "lottery/domain/uuid.h"
 
 namespace lottery::writer::testing {
@@ -30,6 +36,23 @@ lottery::testing::OutRecord StakeRecord(const std::string& topic, const std::str
   return r;
 }
 
+std::string NewSeedKeyText(const std::string& id) {
+  unsigned char key[32];
+  if (RAND_bytes(key, sizeof key) != 1) std::abort();
+  return id + ":" +
+         lottery::domain::ToHex(std::string_view(reinterpret_cast<const char*>(key), sizeof key));
+}
+
+std::shared_ptr<const SeedKeyring> TestKeyring() {
+  static const auto* ring = [] {
+    const char* env = std::getenv("LOTTERY_SEED_KEYS");
+    auto loaded = LoadSeedKeyring("", env != nullptr ? env : NewSeedKeyText("test"));
+    if (!loaded.ok()) std::abort();
+    return new std::shared_ptr<const SeedKeyring>(*loaded);
+  }();
+  return *ring;
+}
+
 void CreateTopic(const std::string& topic, int partitions) {
   absl::Status st =
       lottery::kafka::CreateTopics(lottery::testing::KafkaBootstrap(), {{topic, partitions}});
@@ -41,9 +64,21 @@ std::unique_ptr<lottery::testing::Process> StartWriter(const std::string& db_dsn
                                                        const std::string& group,
                                                        const std::vector<std::string>& extra_args,
                                                        const std::string& log_name) {
+  // The writer runs as lottery_writer (lottery-migrate --roles), so a missing grant fails the
+  // test. The local stack trusts 127.0.0.1; the password is for servers that do not.
+  {
+    auto admin = pg::Connect(db_dsn);
+    EXPECT_TRUE(admin.ok()) << admin.status();
+    lottery::migrate::RoleOptions roles;
+    roles.passwords[lottery::migrate::kWriterRole] = "test-only-password";
+    if (admin.ok()) {
+      absl::Status st = lottery::migrate::ApplyRoles(admin->get(), roles);
+      EXPECT_TRUE(st.ok()) << st;
+    }
+  }
   std::vector<std::string> argv = {lottery::testing::BinaryPath("lottery-writer"),
                                    "--pg-dsn",
-                                   db_dsn,
+                                   db_dsn + " user=lottery_writer",
                                    "--kafka-bootstrap",
                                    lottery::testing::KafkaBootstrap(),
                                    "--stake-topic",
@@ -59,14 +94,29 @@ std::unique_ptr<lottery::testing::Process> StartWriter(const std::string& db_dsn
     argv.insert(argv.end(), {"--metrics-addr", "off"});
   }
   std::string log = absl::StrCat(::testing::TempDir(), "/", log_name, ".log");
-  return std::make_unique<lottery::testing::Process>(argv, std::map<std::string, std::string>{},
-                                                     log);
+  // The password travels in the environment, never on a command line.
+  return std::make_unique<lottery::testing::Process>(
+      argv, std::map<std::string, std::string>{{"PGPASSWORD", "test-only-password"}}, log);
 }
 
 int64_t Count(const lottery::testing::TestDatabase& db, const std::string& sql) {
   std::string v = db.Scalar(sql);
   return v.empty() ? 0 : std::stoll(v);
 }
+
+namespace {
+
+// An outbox award row (payload, content_type) in either event format.
+bool ParseAwardRow(const PGresult* r, int row, lottery::v1::AwardCreated& award) {
+  auto bytes = pg::DecodeByteaHex(pg::Value(r, row, 0));
+  if (!bytes.ok()) return false;
+  if (pg::Value(r, row, 1).starts_with("application/json")) {
+    return google::protobuf::util::JsonStringToMessage(*bytes, &award).ok();
+  }
+  return award.ParseFromString(*bytes);
+}
+
+}  // namespace
 
 void ExpectInvariants(const lottery::testing::TestDatabase& db, bool lifecycle_events) {
   EXPECT_EQ(Count(db,
@@ -124,14 +174,13 @@ void ExpectInvariants(const lottery::testing::TestDatabase& db, bool lifecycle_e
 
   // Every award event verifies and matches the stored award.
   pg::ConnPtr conn = db.Connect();
-  auto awards =
-      pg::Exec(conn.get(), "SELECT o.payload FROM outbox o WHERE o.type = 'lotteryAwardCreated'");
+  auto awards = pg::Exec(conn.get(),
+                         "SELECT o.payload, o.content_type FROM outbox o "
+                         "WHERE o.type = 'lotteryAwardCreated'");
   ASSERT_TRUE(awards.ok()) << awards.status();
   for (int i = 0; i < PQntuples(awards->get()); ++i) {
-    auto bytes = pg::DecodeByteaHex(pg::Value(awards->get(), i, 0));
-    ASSERT_TRUE(bytes.ok());
     lottery::v1::AwardCreated award;
-    ASSERT_TRUE(award.ParseFromString(*bytes));
+    ASSERT_TRUE(ParseAwardRow(awards->get(), i, award));
     absl::Status v = lottery::domain::VerifyAward(award);
     EXPECT_TRUE(v.ok()) << v;
     EXPECT_EQ(Count(db, absl::StrCat("SELECT count(*) FROM lottery_award WHERE lottery_id = '",
@@ -139,7 +188,28 @@ void ExpectInvariants(const lottery::testing::TestDatabase& db, bool lifecycle_e
                                      "' AND win_sum = ", award.win_sum_minor())),
               1)
         << "award event disagrees with lottery_award for " << award.lottery_id();
+    // The revealed seed is the one committed to when the lottery was created.
+    EXPECT_EQ(db.Scalar(absl::StrCat("SELECT encode(commitment, 'hex') FROM lottery WHERE id = '",
+                                     award.lottery_id(), "'")),
+              lottery::domain::ToHex(award.proof().commitment()))
+        << "award of " << award.lottery_id() << " reveals a seed of another commitment";
   }
+}
+
+std::map<std::string, lottery::v1::AwardCreated> AwardsByLottery(
+    const lottery::testing::TestDatabase& db) {
+  std::map<std::string, lottery::v1::AwardCreated> out;
+  pg::ConnPtr conn = db.Connect();
+  auto awards = pg::Exec(
+      conn.get(), "SELECT payload, content_type FROM outbox WHERE type = 'lotteryAwardCreated'");
+  EXPECT_TRUE(awards.ok()) << awards.status();
+  if (!awards.ok()) return out;
+  for (int i = 0; i < PQntuples(awards->get()); ++i) {
+    lottery::v1::AwardCreated award;
+    EXPECT_TRUE(ParseAwardRow(awards->get(), i, award));
+    out[award.lottery_id()] = award;
+  }
+  return out;
 }
 
 }  // namespace lottery::writer::testing

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "lottery/testing/stack.h"
+#include "lottery/v1/award.pb.h"
+#include "lottery/writer/seed_keys.h"
 
 namespace lottery::writer::testing {
 
@@ -19,6 +21,12 @@ std::string NewId();  // a fresh lowercase v4 UUID
 lottery::testing::OutRecord StakeRecord(const std::string& topic, const std::string& event_id,
                                         const std::string& player, const std::string& game,
                                         const std::string& stake, int partition = -1);
+
+// A fresh seed keyring text "<id>:<64 random hex digits>" (one key), for a test's own key file.
+std::string NewSeedKeyText(const std::string& id);
+// The keyring of in-process ingest tests: LOTTERY_SEED_KEYS (set by CTest for every test, so a
+// writer child process holds the same keys), or a fresh key when run outside CTest.
+std::shared_ptr<const SeedKeyring> TestKeyring();
 
 // Creates `topic` with 3 partitions.
 void CreateTopic(const std::string& topic, int partitions = 3);
@@ -40,6 +48,11 @@ int64_t Count(const lottery::testing::TestDatabase& db, const std::string& sql);
 //    lotteryAwardCreated outbox row whose AwardCreated verifies (VerifyAward) and names the
 //    stored winner and win_sum, exactly one winner entry player; no lottery left started;
 //  - every started lottery has one lotteryStarted row, every lottery one lotteryCreated row.
+//  - every award reveals the seed of the commitment stored with its lottery.
 void ExpectInvariants(const lottery::testing::TestDatabase& db, bool lifecycle_events = true);
+
+// The protobuf AwardCreated events of the outbox, by lottery id.
+std::map<std::string, lottery::v1::AwardCreated> AwardsByLottery(
+    const lottery::testing::TestDatabase& db);
 
 }  // namespace lottery::writer::testing

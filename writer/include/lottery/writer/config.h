@@ -28,7 +28,10 @@ struct WriterConfig {
   int64_t max_stake = lottery::domain::kDefaultMaxStakeMajor;  // LOTTERY_MAX_STAKE (major units)
   std::string outbox_retention = "7d";  // LOTTERY_OUTBOX_RETENTION: 30s, 15m, 12h, 7d; 0 = keep
   std::string log_level = "info";       // LOTTERY_LOG_LEVEL
-  bool commit_to_kafka = true;          // mirror committed offsets to Kafka (lag monitoring only)
+  // LOTTERY_SEED_KEY_FILE; when empty, the keys are read from LOTTERY_SEED_KEYS (seed_keys.h).
+  // There is deliberately no flag that takes a key itself.
+  std::string seed_key_file;
+  bool commit_to_kafka = true;  // mirror committed offsets to Kafka (lag monitoring only)
   // Stop conditions (tests, benchmarks): 0 = none.
   int64_t max_messages = 0;
   int64_t exit_when_idle_ms = 0;
@@ -37,8 +40,8 @@ struct WriterConfig {
 // Registers all flags (with their environment fallbacks) on `app`.
 void AddFlags(CLI::App& app, WriterConfig& config);
 
-// Checks the values and derives the ingest options and Kafka properties.
-// kInvalidArgument naming the bad setting.
+// Checks the values and derives the ingest options (including the seed keyring, read from
+// the key file or LOTTERY_SEED_KEYS) and Kafka properties. kInvalidArgument naming the bad setting.
 absl::StatusOr<IngestOptions> MakeIngestOptions(const WriterConfig& config);
 absl::StatusOr<lottery::kafka::Properties> MakeConsumerProperties(const WriterConfig& config);
 // "30s", "15m", "12h", "7d", "0" -> seconds.

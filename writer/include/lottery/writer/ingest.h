@@ -22,12 +22,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lottery/writer/seed_keys.h"
 #include "lottery/writer/stake_parser.h"
 
 namespace lottery::writer {
@@ -44,6 +46,10 @@ struct IngestOptions {
   int default_players_needed = 0;
   EventFormat event_format = EventFormat::kProtobuf;
   ParseOptions parse;
+  // The keys seeds are derived from (never null in a running writer). New lotteries are seeded
+  // with the active key and store only its id; a stored lottery whose key id is not held fails
+  // the batch with kFailedPrecondition (the writer turns not ready) instead of being drawn.
+  std::shared_ptr<const SeedKeyring> seed_keys;
 };
 
 using TopicPartition = std::pair<std::string, int32_t>;
