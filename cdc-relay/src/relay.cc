@@ -411,7 +411,8 @@ absl::Status Relay::RunSnapshot(const StartDecision& decision,
       FormatLsn(progress.consistent_point), summary.rows, progress.last_seq, topics.size(),
       already.size());
   SnapshotSink sink{[&](const OutboxEvent& e) -> absl::Status {
-                      if (!producer_->in_transaction()) RETURN_IF_ERROR(producer_->Begin());
+                      if (!producer_->in_transaction())
+                        RETURN_IF_ERROR(KafkaFatal(producer_->Begin()));
                       return PublishEvent(
                           e, 0);  // the commit LSN of a row read from the table is unknown
                     },
@@ -423,7 +424,7 @@ absl::Status Relay::RunSnapshot(const StartDecision& decision,
 }
 
 absl::Status Relay::CommitSnapshot(const SnapshotProgress& progress) {
-  if (!producer_->in_transaction()) RETURN_IF_ERROR(producer_->Begin());
+  if (!producer_->in_transaction()) RETURN_IF_ERROR(KafkaFatal(producer_->Begin()));
   if (progress.done) {
     Checkpoint c;
     c.slot = config_.slot;
@@ -453,7 +454,7 @@ absl::Status Relay::PublishEvent(const OutboxEvent& event, Lsn commit_end_lsn) {
     check = {RecordError::kRejectedByKafka, *refused};
   }
   if (check.ok()) {
-    absl::Status st = producer_->Produce(event, commit_end_lsn);
+    absl::Status st = KafkaFatal(producer_->Produce(event, commit_end_lsn));
     if (st.code() != absl::StatusCode::kInvalidArgument) return st;
     check = {RecordError::kRejectedByKafka, std::string(st.message())};
   }
@@ -480,7 +481,7 @@ absl::Status Relay::DeadLetter(const OutboxEvent& e, Lsn commit_end_lsn, const R
     return absl::FailedPreconditionError(absl::StrCat(
         "the dead-letter topic ", config_.dead_letter_topic, " refuses records: ", st.message()));
   }
-  RETURN_IF_ERROR(st);
+  RETURN_IF_ERROR(KafkaFatal(st));
   spdlog::error(
       "{} cannot be published ({}); dead-lettered to {}. It stays in the outbox table: "
       "`lottery-cdc-relay recover --from-seq {}` republishes it once the cause is fixed",
@@ -645,7 +646,8 @@ absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
     // A streamed transaction's records all carry its commit's start LSN (StreamOpenTxn).
     const Lsn lsn_header = txn->streamed_events > 0 ? txn->commit_lsn : txn->end_lsn;
     partial_xid_.reset();  // from here on, the Kafka transaction holds whole PG transactions
-    absl::Status st = producer_->in_transaction() ? absl::OkStatus() : producer_->Begin();
+    absl::Status st =
+        producer_->in_transaction() ? absl::OkStatus() : KafkaFatal(producer_->Begin());
     for (size_t i = 0; st.ok() && i < txn->events.size(); ++i) {
       st = PublishEvent(txn->events[i], lsn_header);
     }
@@ -654,7 +656,7 @@ absl::Status Relay::OnXLogData(const XLogData& x, bool& force_commit) {
       // committed, so whatever the cause, abort and restart from the confirmed position.
       return absl::AbortedError(absl::StrCat("producing xid ", txn->xid, ": ", st.message()));
     }
-    RETURN_IF_ERROR(KafkaFatal(st));
+    RETURN_IF_ERROR(st);  // fenced/fatal (KafkaFatal marked it) or --on-record-error stop
   }
   if (config_.end_lsn != 0 && txn->end_lsn >= config_.end_lsn) force_commit = true;
   return absl::OkStatus();
@@ -676,12 +678,12 @@ absl::Status Relay::StreamOpenTxn() {
         xid, config_.max_buffered_rows, FormatLsn(final_lsn));
     partial_xid_ = xid;
   }
-  absl::Status st = producer_->in_transaction() ? absl::OkStatus() : producer_->Begin();
+  absl::Status st = producer_->in_transaction() ? absl::OkStatus() : KafkaFatal(producer_->Begin());
   for (size_t i = 0; st.ok() && i < chunk.size(); ++i) st = PublishEvent(chunk[i], final_lsn);
   if (!st.ok() && st.code() != absl::StatusCode::kFailedPrecondition) {
     return absl::AbortedError(absl::StrCat("producing xid ", xid, ": ", st.message()));
   }
-  return KafkaFatal(st);
+  return st;  // fenced/fatal (KafkaFatal marked it) or --on-record-error stop
 }
 
 void Relay::PollSlot() {
