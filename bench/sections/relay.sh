@@ -39,6 +39,16 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# expect_committed TOPIC N LOG: Kafka holds exactly N committed records on TOPIC, else fail.
+expect_committed() {
+  local got
+  got=$("$BIN/lottery-relay-bench" count --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" --topic "$1")
+  if [ "$got" != "$2" ]; then
+    echo "relay bench: Kafka holds $got committed events on $1, expected $2" >&2
+    tail -20 "$3" >&2
+    exit 1
+  fi
+}
 
 psql "$LOTTERY_PG_DSN" -qc "CREATE DATABASE $db"
 "$BIN/lottery-migrate" --pg-dsn "$dsn" >/dev/null
@@ -65,12 +75,7 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 relay_rate=$(python3 -c "print(round($EVENTS / ($t1 - $t0)))")
 rss_mb=$(python3 -c "print(round($(cat "$work/rss_kb") / 1024, 1))")
-got=$("$BIN/lottery-relay-bench" count --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" --topic "$topic")
-if [ "$got" != "$EVENTS" ]; then
-  echo "relay bench: Kafka holds $got committed events, expected $EVENTS" >&2
-  tail -20 "$work/relay.log" >&2
-  exit 1
-fi
+expect_committed "$topic" "$EVENTS" "$work/relay.log"
 echo "relay bench: relay $relay_rate/s, recvlogical $recv_rate/s, rss $rss_mb MB" >&2
 
 echo "relay bench: latency at $RATE rows/s for ${SECONDS_STEADY}s" >&2
@@ -96,12 +101,7 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 big_rate=$(python3 -c "print(round($BIG_ROWS / ($t1 - $t0)))")
 big_rss_mb=$(python3 -c "print(round($(cat "$work/big_rss_kb") / 1024, 1))")
-got=$("$BIN/lottery-relay-bench" count --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" --topic "$btopic")
-if [ "$got" != "$BIG_ROWS" ]; then
-  echo "relay bench: Kafka holds $got committed events of the big transaction, expected $BIG_ROWS" >&2
-  tail -20 "$work/big.log" >&2
-  exit 1
-fi
+expect_committed "$btopic" "$BIG_ROWS" "$work/big.log"
 echo "relay bench: big transaction $big_rate rows/s, rss $big_rss_mb MB" >&2
 
 

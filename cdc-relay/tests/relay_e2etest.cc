@@ -101,23 +101,13 @@ TEST(RelayE2eTest, ASecondRelayOnTheSameSlotFencesTheFirstWithoutDuplicates) {
   auto first = w.StartRelay("first");
   ASSERT_TRUE(WaitFor([&] { return w.SlotExists(); }, std::chrono::seconds(30))) << w.Log("first");
 
-  std::atomic<bool> stop{false};
-  std::vector<std::string> ids;
-  std::thread writer([&] {
-    auto conn = w.db.Connect();
-    for (int i = 0; !stop.load(); ++i) {
-      auto got = InsertOutbox(conn.get(), w.topic, {absl::StrCat("k", i % 7)}, {absl::StrCat(i)});
-      ids.insert(ids.end(), got.begin(), got.end());
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  });
+  Trickle trickle(w, 7, std::chrono::milliseconds(5));
   std::this_thread::sleep_for(std::chrono::seconds(1));
   auto second = w.StartRelay("second");
   // The first is fenced at its next Kafka transaction and must stop, saying why.
   auto first_exit = first->Wait(std::chrono::seconds(60));
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  stop = true;
-  writer.join();
+  std::vector<std::string> ids = trickle.Stop();
   ASSERT_TRUE(first_exit.has_value()) << "the fenced relay kept running\n" << w.Log("first");
   EXPECT_NE(*first_exit, 0);
   EXPECT_THAT(w.Log("first"), HasSubstr("fenced: another lottery-cdc-relay took over slot"))
@@ -170,16 +160,7 @@ TEST(RelayE2eTest, AProducerEndedByTheBrokerIsReplacedAndTheStreamGoesOn) {
   RelayWorld w;
   auto relay = w.StartRelay("relay");
   ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("relay");
-  std::atomic<bool> stop{false};
-  std::vector<std::string> ids;
-  std::thread writer([&] {
-    auto conn = w.db.Connect();
-    for (int i = 0; !stop.load(); ++i) {
-      auto got = InsertOutbox(conn.get(), w.topic, {absl::StrCat("k", i % 5)}, {absl::StrCat(i)});
-      ids.insert(ids.end(), got.begin(), got.end());
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  });
+  Trickle trickle(w, 5, std::chrono::milliseconds(5));
   std::this_thread::sleep_for(std::chrono::seconds(1));
   {
     auto bump = TransactionalProducer::Create({{"bootstrap.servers", KafkaBootstrap()}},
@@ -190,8 +171,7 @@ TEST(RelayE2eTest, AProducerEndedByTheBrokerIsReplacedAndTheStreamGoesOn) {
       WaitFor([&] { return w.Log("relay").find("starting a new producer") != std::string::npos; },
               std::chrono::seconds(30));
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  stop = true;
-  writer.join();
+  std::vector<std::string> ids = trickle.Stop();
   EXPECT_TRUE(replaced) << w.Log("relay");
   ASSERT_TRUE(relay->Running()) << w.Log("relay");
   ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("relay");
@@ -204,21 +184,11 @@ TEST(RelayE2eTest, SigtermDuringAStreamFinishesTheOpenTransactionAndExitsZero) {
   RelayWorld w;
   auto relay = w.StartRelay("relay", {"--batch-ms", "200"});  // a batch is open most of the time
   ASSERT_TRUE(WaitFor([&] { return w.SlotExists(); }, std::chrono::seconds(30))) << w.Log("relay");
-  std::atomic<bool> stop{false};
-  std::vector<std::string> ids;
-  std::thread writer([&] {
-    auto conn = w.db.Connect();
-    for (int i = 0; !stop.load(); ++i) {
-      auto got = InsertOutbox(conn.get(), w.topic, {absl::StrCat("k", i % 3)}, {absl::StrCat(i)});
-      ids.insert(ids.end(), got.begin(), got.end());
-      std::this_thread::sleep_for(std::chrono::milliseconds(3));
-    }
-  });
+  Trickle trickle(w, 3, std::chrono::milliseconds(3));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   relay->Kill(SIGTERM);
   auto code = relay->Wait(std::chrono::seconds(20));
-  stop = true;
-  writer.join();
+  std::vector<std::string> ids = trickle.Stop();
   EXPECT_EQ(code, 0) << w.Log("relay");
   // The open Kafka transaction was committed and then confirmed: the slot stands at (or, through
   // an idle keepalive, past) the last published commit.
@@ -276,16 +246,7 @@ TEST(RelayE2eTest, SurvivesItsReplicationConnectionBeingKilledAndServesMetrics) 
       std::chrono::seconds(30)))
       << w.Log("relay");
 
-  std::atomic<bool> stop{false};
-  std::vector<std::string> ids;
-  std::thread writer([&] {
-    auto conn = w.db.Connect();
-    for (int i = 0; !stop.load(); ++i) {
-      auto got = InsertOutbox(conn.get(), w.topic, {absl::StrCat("k", i % 5)}, {absl::StrCat(i)});
-      ids.insert(ids.end(), got.begin(), got.end());
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  });
+  Trickle trickle(w, 5, std::chrono::milliseconds(5));
   auto admin = w.db.Connect();
   for (int i = 0; i < 3; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(700));
@@ -296,8 +257,7 @@ TEST(RelayE2eTest, SurvivesItsReplicationConnectionBeingKilledAndServesMetrics) 
                               {pg::Param::Text(w.slot)}));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  stop = true;
-  writer.join();
+  std::vector<std::string> ids = trickle.Stop();
   ASSERT_TRUE(w.WaitUntilCaughtUp()) << w.Log("relay");
   EXPECT_TRUE(relay->Running()) << w.Log("relay");
 

@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -130,5 +132,34 @@ inline std::vector<std::string> InsertOutbox(PGconn* conn, const std::string& to
   for (int i = 0; i < PQntuples(res->get()); ++i) ids.emplace_back(pg::Value(res->get(), i, 0));
   return ids;
 }
+
+// Rows keep coming while a test acts: one outbox row per transaction (keys k0..k<keys-1>) every
+// `pause`, on its own connection, until Stop(), which returns their ids in commit order.
+class Trickle {
+ public:
+  Trickle(const RelayWorld& w, int keys, std::chrono::milliseconds pause)
+      : thread_([this, &w, keys, pause] {
+          auto conn = w.db.Connect();
+          for (int i = 0; !stop_.load(); ++i) {
+            auto got =
+                InsertOutbox(conn.get(), w.topic, {absl::StrCat("k", i % keys)}, {absl::StrCat(i)});
+            ids_.insert(ids_.end(), got.begin(), got.end());
+            std::this_thread::sleep_for(pause);
+          }
+        }) {}
+  ~Trickle() { Stop(); }
+  Trickle(const Trickle&) = delete;
+  Trickle& operator=(const Trickle&) = delete;
+  std::vector<std::string> Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return ids_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<std::string> ids_;
+  std::thread thread_;  // last: starts after the members it uses
+};
 
 }  // namespace lottery::cdc::testing
