@@ -112,7 +112,8 @@ class Relay {
   // The producer failed fatally: stop (kFailedPrecondition) if another relay claimed the slot
   // since, else start a new producer. OK also when stop was requested meanwhile.
   absl::Status ReplaceFailedProducer(const absl::Status& why);
-  absl::StatusOr<std::optional<RelayClaim>> ReadClaim();
+  absl::StatusOr<std::optional<RelayClaim>> ReadClaim(
+      std::chrono::milliseconds timeout = std::chrono::seconds(15));
   absl::Status FencedError(const RelayClaim& other) const;
   // SIGTERM or a stop condition ended the session `end`: commit what is buffered when Kafka
   // answers within --stop-timeout, else leave the open transaction to be fenced. OK unless the
@@ -155,6 +156,7 @@ class Relay {
   int64_t snapshot_counted_ = 0;  // initial-snapshot rows already in events_published
   RelayClaim claim_;              // this process (claim.h)
   absl::Time stop_seen_ = absl::InfiniteFuture();
+  absl::Time last_claim_check_ = absl::Now();
   std::optional<ReplicationConnection> repl_;
   SystemIdentity identity_;
   std::string database_;
@@ -181,6 +183,8 @@ class Relay {
 // How long a relay whose producer failed waits before it reads the latest claim: a relay that
 // fenced it commits its claim right after init_transactions, within this time.
 constexpr absl::Duration kClaimSettle = absl::Seconds(2);
+// An idle relay (no WAL data for this long) reads the slot's claim this often.
+constexpr absl::Duration kIdleClaimCheck = absl::Seconds(10);
 
 absl::Status Relay::KafkaFatal(absl::Status st) {
   if (st.code() != absl::StatusCode::kFailedPrecondition) return st;
@@ -198,10 +202,10 @@ absl::Status Relay::FencedError(const RelayClaim& other) const {
                    "one's; stopping without confirming anything more (run one relay per slot)"));
 }
 
-absl::StatusOr<std::optional<RelayClaim>> Relay::ReadClaim() {
+absl::StatusOr<std::optional<RelayClaim>> Relay::ReadClaim(std::chrono::milliseconds timeout) {
   ASSIGN_OR_RETURN(std::optional<std::string> raw,
                    ReadLatestValue(config_.kafka_props, config_.checkpoint_topic, config_.slot,
-                                   ClaimKey(config_.slot), std::chrono::seconds(15)));
+                                   ClaimKey(config_.slot), timeout));
   if (!raw) return std::nullopt;
   ASSIGN_OR_RETURN(RelayClaim claim, DecodeClaim(*raw));
   return claim;
@@ -787,6 +791,17 @@ absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
       RETURN_IF_ERROR(SendStatus(!pending()));
     }
     if (now - last_slot_poll_ >= config_.slot_poll_interval) PollSlot();
+    if (!pending() && now - last_data >= kIdleClaimCheck &&
+        now - last_claim_check_ >= kIdleClaimCheck) {
+      // An idle relay produces nothing, so a relay that fenced it would wait for the slot until
+      // the next outbox row: read the claim now and then, and give the slot up if it was taken.
+      last_claim_check_ = now;
+      absl::StatusOr<std::optional<RelayClaim>> latest = ReadClaim(std::chrono::seconds(3));
+      if (latest.ok() &&
+          ClassifyProducerFailure(claim_, *latest) == ProducerFailure::kFencedByAnotherRelay) {
+        return FencedError(**latest);
+      }
+    }
     producer_->Poll();
     absl::Time wake = std::min(
         {last_status_ + config_.status_interval, tracker_->DueAt(), now + absl::Milliseconds(100)});

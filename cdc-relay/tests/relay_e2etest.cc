@@ -153,6 +153,26 @@ TEST(RelayE2eTest, AFencedRelayWhoseSlotIsTakenStopsAndNamesTheOther) {
   ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 
+// Nothing is written to the outbox when a second relay starts: the first relay, idle, produces
+// nothing and holds the slot. It reads the claim while idle, sees the takeover and gives the slot
+// up, so the second one streams without waiting for the next outbox row.
+TEST(RelayE2eTest, AnIdleFencedRelayGivesTheSlotUp) {
+  RelayWorld w;
+  auto first = w.StartRelay("first");
+  ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("first");
+  auto second = w.StartRelay("second");
+  auto first_exit = first->Wait(std::chrono::seconds(45));
+  ASSERT_TRUE(first_exit.has_value()) << "the idle fenced relay kept the slot\n" << w.Log("first");
+  EXPECT_EQ(*first_exit, 1) << w.Log("first");
+  EXPECT_THAT(w.Log("first"), HasSubstr("fenced: another lottery-cdc-relay took over slot"));
+  auto conn = w.db.Connect();
+  std::vector<std::string> ids = InsertOutbox(conn.get(), w.topic, {"a", "b"}, {"1", "2"});
+  ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("second");
+  second->Kill(SIGTERM);
+  EXPECT_EQ(second->Wait(std::chrono::seconds(20)), 0) << w.Log("second");
+  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+}
+
 // Something other than a relay bumps the producer's epoch, as the transaction coordinator does
 // when a transaction outlives transaction.timeout.ms during a broker outage: the relay's producer
 // fails fatally, no other relay claimed the slot, so it starts a new producer and goes on.
