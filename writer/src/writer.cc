@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "lottery/common/status.h"
+#include "lottery/writer/start_offset.h"
 #include "spdlog/spdlog.h"
 
 namespace lottery::writer {
@@ -118,6 +119,31 @@ void Writer::OnAssign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
     TopicPartition tp{parts->elems[i].topic, parts->elems[i].partition};
     auto it = stored->find(tp);
     if (it != stored->end()) {
+      int64_t low = -1, high = -1;
+      if (rd_kafka_query_watermark_offsets(rk, tp.first.c_str(), tp.second, &low, &high, 5000) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        low = high = -1;  // unknown: PostgreSQL's offset stands
+      }
+      StartOffset start = DecideStartOffset(it->second, low, high);
+      if (start.reset) {
+        // Compare-and-set: another writer that already moved it wins (the fence check follows).
+        absl::Status st = lottery::pg::ExecCommand(
+            pg_.get(),
+            "UPDATE consumer_offset SET next_offset = $5 WHERE consumer_group = $1 AND topic = $2 "
+            "AND partition = $3 AND next_offset = $4",
+            {lottery::pg::Param::Text(options_.consumer_group), lottery::pg::Param::Text(tp.first),
+             lottery::pg::Param::Text(std::to_string(tp.second)),
+             lottery::pg::Param::Text(std::to_string(it->second)),
+             lottery::pg::Param::Text(std::to_string(start.offset))});
+        if (st.ok()) {
+          spdlog::error("{}[{}]: {}", tp.first, tp.second, start.why);
+          metrics_.offset_resets.Inc();
+          it->second = start.offset;
+        } else {
+          spdlog::warn("{}[{}]: storing the reset offset failed ({}); keeping {}", tp.first,
+                       tp.second, st.ToString(), it->second);
+        }
+      }
       parts->elems[i].offset = it->second;
       position_[tp] = it->second;
     } else {

@@ -31,6 +31,9 @@ WriterMetrics::WriterMetrics(lottery::metrics::Registry& r)
                           "partitions re-sought because PostgreSQL held another offset")),
       pruned(
           r.AddCounter("lottery_writer_outbox_pruned_total", "outbox rows deleted by retention")),
+      offset_resets(r.AddCounter(
+          "lottery_writer_offset_resets_total",
+          "partitions whose stored offset the broker no longer had (recreated topic, retention)")),
       batch_size(r.AddHistogram("lottery_writer_batch_size", "records per committed batch",
                                 {1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000})),
       txn_seconds(r.AddHistogram("lottery_writer_transaction_seconds",

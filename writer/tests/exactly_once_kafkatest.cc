@@ -3,8 +3,10 @@
 // with its reason through Kafka, graceful shutdown.
 #include <signal.h>
 
+#include <fstream>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -115,6 +117,36 @@ TEST(WriterKafka, ExactlyOnceAcrossRepeatedKillNine) {
   EXPECT_EQ(*code, 0);
   ExpectExactlyOnce(db, w);
   EXPECT_GT(Count(db, "SELECT count(*) FROM lottery WHERE status = 'finished'"), 100);
+  ExpectInvariants(db);
+}
+
+// The stake topic was recreated (or the broker lost records) while PostgreSQL kept the group's
+// offsets: the stored offset is past the partition's end. Records below it used to be taken for
+// ones already applied and skipped without a trace; the writer now reads the partition from its
+// start, says so, and applies every stake once.
+TEST(WriterKafka, AStoredOffsetPastTheEndOfARecreatedTopicSkipsNothing) {
+  TestDatabase db("wkreset");
+  const std::string topic = UniqueName("stakes"), group = UniqueName("grp");
+  testing::CreateTopic(topic);
+  for (int p = 0; p < 3; ++p) {
+    db.Scalar(
+        absl::StrCat("INSERT INTO consumer_offset (consumer_group, topic, partition, "
+                     "next_offset) VALUES ('",
+                     group, "', '", topic, "', ", p, ", 1714) RETURNING 1"));
+  }
+  Workload w = MakeWorkload(topic, 300, 4, 40);
+  lottery::testing::ProduceAll(w.records);
+  auto p = testing::StartWriter(db.dsn(), topic, group, {"--exit-when-idle", "3000"}, "reset");
+  auto code = p->Wait(120s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery_entry"),
+            static_cast<int64_t>(w.valid_ids.size()));
+  EXPECT_EQ(Count(db, "SELECT count(*) FROM rejected_stake"), w.malformed);
+  std::ifstream in(absl::StrCat(::testing::TempDir(), "/reset.log"));
+  std::stringstream log;
+  log << in.rdbuf();
+  EXPECT_THAT(log.str(), ::testing::HasSubstr("past the partition's end")) << log.str();
   ExpectInvariants(db);
 }
 

@@ -37,7 +37,7 @@ struct WriterMetrics {
   lottery::metrics::Counter &consumed, &entries, &duplicates, &conflicting_duplicates, &rejected,
       &skipped;
   lottery::metrics::Counter &opened, &started, &finished, &awards, &draw_failures;
-  lottery::metrics::Counter &batches, &retries, &fenced, &pruned;
+  lottery::metrics::Counter &batches, &retries, &fenced, &pruned, &offset_resets;
   lottery::metrics::Histogram &batch_size, &txn_seconds;
   lottery::metrics::Gauge &lag, &ready;
   // lottery_writer_skipped_by_type_total{event_type=...}, bounded by skip_labels.
