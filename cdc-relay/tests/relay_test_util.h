@@ -87,8 +87,10 @@ struct RelayWorld {
   bool WaitUntilCaughtUp(std::chrono::milliseconds timeout = std::chrono::seconds(30)) const {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     if (!WaitFor([&] { return SlotExists(); }, timeout)) return false;
-    db.Scalar("SELECT pg_logical_emit_message(false, 'lottery-test', 'caught up?')");
-    Lsn target = CurrentWalLsn();
+    // Its own LSN is the target (pg_current_wal_lsn() is the write position, which can still be
+    // behind the slot's consistent point).
+    Lsn target = *ParseLsn(
+        db.Scalar("SELECT pg_logical_emit_message(false, 'lottery-test', 'caught up?')::text"));
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     return WaitFor([&] { return ConfirmedFlush() >= target; },
