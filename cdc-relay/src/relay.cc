@@ -112,9 +112,12 @@ class Relay {
   // The producer failed fatally: stop (kFailedPrecondition) if another relay claimed the slot
   // since, else start a new producer. OK also when stop was requested meanwhile.
   absl::Status ReplaceFailedProducer(const absl::Status& why);
-  absl::StatusOr<std::optional<RelayClaim>> ReadClaim(
-      std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  absl::StatusOr<std::optional<RelayClaim>> ReadClaim(std::chrono::milliseconds timeout);
   absl::Status FencedError(const RelayClaim& other) const;
+  // kFailedPrecondition (FencedError) when the slot's latest claim is another relay's; OK when
+  // it is ours, there is none, or it cannot be read (`unreadable` says why, if asked).
+  absl::Status CheckNotTakenOver(std::chrono::milliseconds timeout,
+                                 absl::Status* unreadable = nullptr);
   // SIGTERM or a stop condition ended the session `end`: commit what is buffered when Kafka
   // answers within --stop-timeout, else leave the open transaction to be fenced. OK unless the
   // session ended with an error that a restart would meet again.
@@ -211,18 +214,27 @@ absl::StatusOr<std::optional<RelayClaim>> Relay::ReadClaim(std::chrono::millisec
   return claim;
 }
 
-absl::Status Relay::ReplaceFailedProducer(const absl::Status& why) {
-  if (!Sleep(kClaimSettle)) return absl::OkStatus();
-  absl::StatusOr<std::optional<RelayClaim>> latest = ReadClaim();
-  if (latest.ok() &&
-      ClassifyProducerFailure(claim_, *latest) == ProducerFailure::kFencedByAnotherRelay) {
+absl::Status Relay::CheckNotTakenOver(std::chrono::milliseconds timeout, absl::Status* unreadable) {
+  absl::StatusOr<std::optional<RelayClaim>> latest = ReadClaim(timeout);
+  if (!latest.ok()) {
+    if (unreadable != nullptr) *unreadable = latest.status();
+    return absl::OkStatus();
+  }
+  if (ClassifyProducerFailure(claim_, *latest) == ProducerFailure::kFencedByAnotherRelay) {
     return FencedError(**latest);
   }
-  if (!latest.ok()) {
+  return absl::OkStatus();
+}
+
+absl::Status Relay::ReplaceFailedProducer(const absl::Status& why) {
+  if (!Sleep(kClaimSettle)) return absl::OkStatus();
+  absl::Status unreadable;
+  RETURN_IF_ERROR(CheckNotTakenOver(std::chrono::seconds(15), &unreadable));
+  if (!unreadable.ok()) {
     // Only a zombie transaction of this producer can hold the claim back; a new producer
     // aborts it. Another relay, if any, learns of this one by its claim and stops.
     spdlog::warn("could not read the slot's claim ({}); no other relay is known",
-                 std::string(latest.status().message()));
+                 std::string(unreadable.message()));
   }
   metrics_.producer_restarts.Inc();
   spdlog::warn(
@@ -746,11 +758,7 @@ absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
     // Another process streams the slot: a relay that took over (its claim says so; this one's
     // producer is fenced even if nothing told it yet), or a connection of ours PostgreSQL has
     // not reaped yet (our own claim: retry).
-    absl::StatusOr<std::optional<RelayClaim>> latest = ReadClaim();
-    if (latest.ok() &&
-        ClassifyProducerFailure(claim_, *latest) == ProducerFailure::kFencedByAnotherRelay) {
-      return FencedError(**latest);
-    }
+    RETURN_IF_ERROR(CheckNotTakenOver(std::chrono::seconds(15)));
   }
   if (started.code() == absl::StatusCode::kFailedPrecondition) {
     // Gone or invalidated since Setup: never stream from a fresh slot silently.
@@ -796,11 +804,7 @@ absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
       // An idle relay produces nothing, so a relay that fenced it would wait for the slot until
       // the next outbox row: read the claim now and then, and give the slot up if it was taken.
       last_claim_check_ = now;
-      absl::StatusOr<std::optional<RelayClaim>> latest = ReadClaim(std::chrono::seconds(3));
-      if (latest.ok() &&
-          ClassifyProducerFailure(claim_, *latest) == ProducerFailure::kFencedByAnotherRelay) {
-        return FencedError(**latest);
-      }
+      RETURN_IF_ERROR(CheckNotTakenOver(std::chrono::seconds(3)));
     }
     producer_->Poll();
     absl::Time wake = std::min(
