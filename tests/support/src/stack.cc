@@ -13,6 +13,8 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -143,8 +145,24 @@ std::vector<Record> ReadAllCommitted(const std::vector<std::string>& topics,
     return out;
   }
   rd_kafka_t* rk = consumer->get();
+  // The high watermarks as of now, as a read_uncommitted client sees them. A transaction's
+  // commit returns before its markers are on every partition, so a read_committed reader that
+  // stops at its first end-of-partition can miss a transaction committed just before the call.
+  auto peek_conf = kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()},
+                                    {"group.id", UniqueName("peek")},
+                                    {"isolation.level", "read_uncommitted"}});
+  if (!peek_conf.ok()) {
+    ADD_FAILURE() << peek_conf.status();
+    return out;
+  }
+  auto peek = kafka::MakeClient(RD_KAFKA_CONSUMER, std::move(*peek_conf));
+  if (!peek.ok()) {
+    ADD_FAILURE() << peek.status();
+    return out;
+  }
   // Assign every partition of every topic explicitly (no group rebalance to wait for).
   kafka::TopicPartitionListPtr assignment(rd_kafka_topic_partition_list_new(16));
+  std::map<std::pair<std::string, int32_t>, int64_t> high;
   for (const auto& topic : topics) {
     const rd_kafka_metadata_t* md = nullptr;
     rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
@@ -155,21 +173,56 @@ std::vector<Record> ReadAllCommitted(const std::vector<std::string>& topics,
       continue;  // topic does not exist: nothing in it
     }
     for (int p = 0; p < md->topics[0].partition_cnt; ++p) {
-      rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(),
-                                        md->topics[0].partitions[p].id)
-          ->offset = RD_KAFKA_OFFSET_BEGINNING;
+      const int32_t partition = md->topics[0].partitions[p].id;
+      rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), partition)->offset =
+          RD_KAFKA_OFFSET_BEGINNING;
+      int64_t lo = 0, hi = 0;
+      if (rd_kafka_query_watermark_offsets(peek->get(), topic.c_str(), partition, &lo, &hi,
+                                           10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        high[{topic, partition}] = hi;
+      }
     }
     rd_kafka_metadata_destroy(md);
   }
   if (assignment->cnt == 0) return out;
   rd_kafka_assign(rk, assignment.get());
+  // Done when every partition reported its end at or past that high watermark. A partition whose
+  // end stays below it holds an open transaction (a killed producer's): once every partition has
+  // reported an end, give the markers kGrace to land, then return what is committed.
+  constexpr auto kGrace = std::chrono::seconds(3);
+  std::map<std::pair<std::string, int32_t>, int64_t> eof_at;
+  auto unfinished = [&] {
+    int n = 0;
+    for (int i = 0; i < assignment->cnt; ++i) {
+      const auto key = std::make_pair(std::string(assignment->elems[i].topic),
+                                      assignment->elems[i].partition);
+      auto e = eof_at.find(key);
+      auto h = high.find(key);
+      if (e == eof_at.end() || (h != high.end() && e->second < h->second)) ++n;
+    }
+    return n;
+  };
   int eof_left = assignment->cnt;
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (eof_left > 0 && std::chrono::steady_clock::now() < deadline) {
-    kafka::MessagePtr msg(rd_kafka_consumer_poll(rk, 200));
+  std::optional<std::chrono::steady_clock::time_point> grace_until;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (eof_left == 0) {
+      if (unfinished() == 0) break;
+      if (!grace_until) grace_until = std::chrono::steady_clock::now() + kGrace;
+      if (std::chrono::steady_clock::now() >= *grace_until) {
+        std::cerr << "ReadAllCommitted: " << unfinished()
+                  << " partition(s) still below their high watermark after the grace period "
+                     "(an open transaction)\n";
+        break;
+      }
+    }
+    kafka::MessagePtr msg(rd_kafka_consumer_poll(rk, 100));
     if (msg == nullptr) continue;
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      --eof_left;
+      const bool first =
+          eof_at.insert_or_assign({rd_kafka_topic_name(msg->rkt), msg->partition}, msg->offset)
+              .second;
+      if (first) --eof_left;
       continue;
     }
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
