@@ -12,6 +12,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BIN:-$ROOT/build/bin}
 OUT=${OUT:?}
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 RATE=${E2E_RATE:-1000}
 WARMUP=${E2E_WARMUP_S:-5}
 SECS=${E2E_SECONDS:-25}
@@ -52,11 +54,12 @@ cleanup() {
 trap cleanup EXIT
 
 psql "$LOTTERY_PG_DSN" -qc "CREATE DATABASE $db"
-"$BIN/lottery-migrate" --pg-dsn "$dsn" >/dev/null
+migrate_with_roles "$dsn"
 "$BIN/lottery-e2e-bench" --prefix "$prefix" create-topics --partitions "$PARTITIONS"
 
 # The relay first: it creates the slot, and only outbox rows written after that are streamed.
-"$BIN/lottery-cdc-relay" run --pg-dsn "$dsn" --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" \
+PGPASSWORD=$BENCH_ROLE_PASSWORD "$BIN/lottery-cdc-relay" run --pg-dsn "$(as_role "$dsn" lottery_relay)" \
+  --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" \
   --slot "$slot" --checkpoint-topic "$cptopic" --batch-ms "$RELAY_MS" ${RELAY_PROPS:+--kafka-props "$RELAY_PROPS"} \
   >"$work/relay.log" 2>&1 &
 relay_pid=$!
@@ -65,7 +68,8 @@ for _ in $(seq 100); do
   kill -0 "$relay_pid" 2>/dev/null || { tail -20 "$work/relay.log" >&2; exit 1; }
   sleep 0.2
 done
-"$BIN/lottery-writer" --pg-dsn "$dsn" --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" \
+PGPASSWORD=$BENCH_ROLE_PASSWORD "$BIN/lottery-writer" --pg-dsn "$(as_role "$dsn" lottery_writer)" \
+  --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" \
   --topic-prefix "$prefix" --consumer-group "$tag" --players-per-lottery "$N" \
   --batch-linger-ms "$LINGER" --metrics-addr off ${WRITER_PROPS:+--kafka-props "$WRITER_PROPS"} \
   >"$work/writer.log" 2>&1 &

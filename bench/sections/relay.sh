@@ -16,6 +16,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BIN:-$ROOT/build/bin}
 OUT=${OUT:?}
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 EVENTS=${RELAY_BENCH_EVENTS:-200000}
 RATE=${RELAY_BENCH_RATE:-1000}
 SECONDS_STEADY=${RELAY_BENCH_SECONDS:-10}
@@ -51,7 +53,8 @@ expect_committed() {
 }
 
 psql "$LOTTERY_PG_DSN" -qc "CREATE DATABASE $db"
-"$BIN/lottery-migrate" --pg-dsn "$dsn" >/dev/null
+migrate_with_roles "$dsn"
+relay_dsn=$(as_role "$dsn" lottery_relay)
 # Both slots exist before the backlog is written, so both see all of it.
 psql "$dsn" -qAtc "SELECT pg_create_logical_replication_slot('${tag}_relay', 'pgoutput'),
                           pg_create_logical_replication_slot('${tag}_recv', 'pgoutput')" >/dev/null
@@ -69,7 +72,8 @@ recv_rate=$(python3 -c "print(round($EVENTS / ($t1 - $t0)))")
 
 echo "relay bench: lottery-cdc-relay to $end" >&2
 t0=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$work/rss_kb" "$BIN/lottery-cdc-relay" run --pg-dsn "$dsn" \
+PGPASSWORD=$BENCH_ROLE_PASSWORD /usr/bin/time -f "%M" -o "$work/rss_kb" \
+  "$BIN/lottery-cdc-relay" run --pg-dsn "$relay_dsn" \
   --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" --slot "${tag}_relay" --checkpoint-topic "${tag}_cp" \
   --end-lsn "$end" 2>"$work/relay.log" >&2
 t1=$(date +%s.%N)
@@ -79,7 +83,8 @@ expect_committed "$topic" "$EVENTS" "$work/relay.log"
 echo "relay bench: relay $relay_rate/s, recvlogical $recv_rate/s, rss $rss_mb MB" >&2
 
 echo "relay bench: latency at $RATE rows/s for ${SECONDS_STEADY}s" >&2
-"$BIN/lottery-cdc-relay" run --pg-dsn "$dsn" --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" \
+PGPASSWORD=$BENCH_ROLE_PASSWORD "$BIN/lottery-cdc-relay" run --pg-dsn "$relay_dsn" \
+  --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" \
   --slot "${tag}_relay" --checkpoint-topic "${tag}_cp" 2>"$work/relay2.log" &
 relay_pid=$!
 lat=$("$BIN/lottery-relay-bench" latency --pg-dsn "$dsn" --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" \
@@ -95,7 +100,8 @@ psql "$dsn" -qAtc "SELECT pg_create_logical_replication_slot('${tag}_big', 'pgou
   --per-txn "$BIG_ROWS" --payload-bytes 300
 bend=$(psql "$dsn" -qAtc "SELECT pg_current_wal_lsn()")
 t0=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$work/big_rss_kb" "$BIN/lottery-cdc-relay" run --pg-dsn "$dsn" \
+PGPASSWORD=$BENCH_ROLE_PASSWORD /usr/bin/time -f "%M" -o "$work/big_rss_kb" \
+  "$BIN/lottery-cdc-relay" run --pg-dsn "$relay_dsn" \
   --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" --slot "${tag}_big" --checkpoint-topic "${tag}_bcp" \
   --kafka-prop transaction.timeout.ms=600000 --end-lsn "$bend" 2>"$work/big.log" >&2
 t1=$(date +%s.%N)

@@ -10,6 +10,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BIN:-$ROOT/build/bin}
 OUT=${OUT:?}
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 COUNT=${WRITER_BENCH_COUNT:-500000}
 BATCH=${WRITER_BENCH_BATCH:-5000}
 : "${LOTTERY_PG_DSN:?}" "${LOTTERY_KAFKA_BOOTSTRAP:?}"
@@ -26,12 +28,13 @@ trap cleanup EXIT
 
 psql "$LOTTERY_PG_DSN" -qc "CREATE DATABASE $db"
 dsn="$LOTTERY_PG_DSN dbname=$db"  # libpq: the last dbname wins
-"$BIN/lottery-migrate" --pg-dsn "$dsn" >/dev/null
+migrate_with_roles "$dsn"
 echo "writer bench: producing $COUNT stakes to $topic" >&2
 "$BIN/lottery-writer-bench" produce --topic "$topic" --count "$COUNT" --games 100 --players 5000
 
 echo "writer bench: ingesting" >&2
-/usr/bin/time -f "%M %U %S %e" -o "$work/rss_kb" "$BIN/lottery-writer" --pg-dsn "$dsn" --stake-topic "$topic" \
+PGPASSWORD=$BENCH_ROLE_PASSWORD /usr/bin/time -f "%M %U %S %e" -o "$work/rss_kb" \
+  "$BIN/lottery-writer" --pg-dsn "$(as_role "$dsn" lottery_writer)" --stake-topic "$topic" \
   --consumer-group "$tag" --players-per-lottery 10 --batch-size "$BATCH" --batch-linger-ms 100 \
   --metrics-addr off --max-messages "$COUNT" --exit-when-idle 30000 2>"$work/writer.log"
 summary=$(grep -o 'summary .*' "$work/writer.log" | tail -1)
