@@ -47,7 +47,7 @@ struct RelayWorld {
     std::vector<std::string> argv = {BinaryPath("lottery-cdc-relay"),
                                      "run",
                                      "--pg-dsn",
-                                     db.dsn(),
+                                     db.RoleDsn("lottery_relay"),
                                      "--kafka-bootstrap",
                                      KafkaBootstrap(),
                                      "--slot",
@@ -55,7 +55,12 @@ struct RelayWorld {
                                      "--checkpoint-topic",
                                      checkpoint_topic};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return std::make_unique<Process>(argv, std::map<std::string, std::string>{}, LogPath(log_name));
+    return std::make_unique<Process>(argv, RoleEnv(), LogPath(log_name));
+  }
+
+  // The relay runs as lottery_relay, the writer as lottery_writer (db.RoleDsn).
+  static std::map<std::string, std::string> RoleEnv() {
+    return {{"PGPASSWORD", lottery::testing::kTestRolePassword}};
   }
 
   std::string Log(const std::string& log_name) const {

@@ -32,11 +32,12 @@ TEST(RelayWriterE2eTest, AwardsFromTheWriterArriveExactlyOnceAndVerify) {
 
   auto relay = w.StartRelay("relay");
   ASSERT_TRUE(WaitFor([&] { return w.SlotExists(); }, std::chrono::seconds(30))) << w.Log("relay");
-  Process writer({BinaryPath("lottery-writer"), "--pg-dsn", w.db.dsn(), "--kafka-bootstrap",
-                  KafkaBootstrap(), "--topic-prefix", prefix, "--stake-topic", "player.v1.staked",
-                  "--consumer-group", UniqueName("rwg"), "--players-per-lottery", "3",
-                  "--metrics-addr", "off", "--kafka-prop", "session.timeout.ms=6000"},
-                 {}, w.LogPath("writer"));
+  Process writer(
+      {BinaryPath("lottery-writer"), "--pg-dsn", w.db.RoleDsn("lottery_writer"),
+       "--kafka-bootstrap", KafkaBootstrap(), "--topic-prefix", prefix, "--stake-topic",
+       "player.v1.staked", "--consumer-group", UniqueName("rwg"), "--players-per-lottery", "3",
+       "--metrics-addr", "off", "--kafka-prop", "session.timeout.ms=6000"},
+      RelayWorld::RoleEnv(), w.LogPath("writer"));
 
   // Two games, 15 distinct players each: 5 lotteries of 3 per game = 10 awards.
   std::vector<OutRecord> stakes;

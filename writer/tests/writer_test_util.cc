@@ -70,7 +70,7 @@ std::unique_ptr<lottery::testing::Process> StartWriter(const std::string& db_dsn
     auto admin = pg::Connect(db_dsn);
     EXPECT_TRUE(admin.ok()) << admin.status();
     lottery::migrate::RoleOptions roles;
-    roles.passwords[lottery::migrate::kWriterRole] = "test-only-password";
+    roles.passwords[lottery::migrate::kWriterRole] = lottery::testing::kTestRolePassword;
     if (admin.ok()) {
       absl::Status st = lottery::migrate::ApplyRoles(admin->get(), roles);
       EXPECT_TRUE(st.ok()) << st;
@@ -96,7 +96,8 @@ std::unique_ptr<lottery::testing::Process> StartWriter(const std::string& db_dsn
   std::string log = absl::StrCat(::testing::TempDir(), "/", log_name, ".log");
   // The password travels in the environment, never on a command line.
   return std::make_unique<lottery::testing::Process>(
-      argv, std::map<std::string, std::string>{{"PGPASSWORD", "test-only-password"}}, log);
+      argv, std::map<std::string, std::string>{{"PGPASSWORD", lottery::testing::kTestRolePassword}},
+      log);
 }
 
 int64_t Count(const lottery::testing::TestDatabase& db, const std::string& sql) {

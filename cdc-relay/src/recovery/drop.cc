@@ -46,8 +46,17 @@ absl::StatusOr<std::string> DropSlot(const DropOptions& o) {
             absl::StrCat("replication slot ", o.slot, " is active (pid ", info.active_pid,
                          "): stop the relay first, or pass --force to terminate it"));
       }
-      RETURN_IF_ERROR(pg::ExecCommand(conn.get(), "SELECT pg_terminate_backend($1::int)",
-                                      {pg::Param::Text(absl::StrCat(info.active_pid))}));
+      absl::Status ended = pg::ExecCommand(conn.get(), "SELECT pg_terminate_backend($1::int)",
+                                           {pg::Param::Text(absl::StrCat(info.active_pid))});
+      if (!ended.ok()) {
+        // lottery_relay can end only its own role's sessions (PostgreSQL's rule).
+        return absl::FailedPreconditionError(absl::StrCat(
+            "could not terminate the walsender (pid ", info.active_pid, ") holding slot ", o.slot,
+            ": ", ended.message(),
+            ". A role can end only sessions of its own role: end it as its role or a superuser "
+            "(SELECT pg_terminate_backend(",
+            info.active_pid, ")), then run drop again"));
+      }
       absl::Time deadline = absl::Now() + absl::Seconds(30);
       while (info.active && absl::Now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

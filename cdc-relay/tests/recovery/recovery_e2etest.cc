@@ -371,16 +371,39 @@ TEST(Recovery, DropRefusesActiveSlotUnlessForced) {
             "1");
   relay->Kill(SIGTERM);
   ASSERT_EQ(relay->Wait(std::chrono::seconds(30)), 0);
-  // A walsender that is not the relay (a relay would reconnect) holds the slot: --force ends it.
-  auto repl = ReplicationConnection::Connect(s.db().dsn());
-  ASSERT_OK(repl.status());
-  ASSERT_OK(repl->StartReplication(s.slot(), 0, "lottery_outbox"));
+  auto slot_active = [&] {
+    return WaitFor(
+        [&] {
+          return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
+                               s.slot() + "'") == "t";
+        },
+        std::chrono::seconds(30));
+  };
+  {
+    // A superuser's walsender: lottery_relay may not end it, and says so with what to do.
+    auto superuser = ReplicationConnection::Connect(s.db().dsn());
+    ASSERT_OK(superuser.status());
+    ASSERT_OK(superuser->StartReplication(s.slot(), 0, "lottery_outbox"));
+    ASSERT_TRUE(slot_active());
+    EXPECT_NE(s.Cli({"drop", "--force", "--delete-checkpoint"}, &out), 0) << out;
+    EXPECT_THAT(out, ::testing::HasSubstr("then run drop again"));
+    EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
+                            s.slot() + "'"),
+              "1");
+  }
   ASSERT_TRUE(WaitFor(
       [&] {
         return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
-                             s.slot() + "'") == "t";
+                             s.slot() + "'") == "f";
       },
       std::chrono::seconds(30)));
+  // A walsender of the relay's role that is not the relay (a relay would reconnect), e.g. a
+  // stray pg_recvlogical, holds the slot: --force ends it.
+  auto repl = ReplicationConnection::Connect(s.db().RoleDsn("lottery_relay") +
+                                             " password=" + lottery::testing::kTestRolePassword);
+  ASSERT_OK(repl.status());
+  ASSERT_OK(repl->StartReplication(s.slot(), 0, "lottery_outbox"));
+  ASSERT_TRUE(slot_active());
   ASSERT_EQ(s.Cli({"drop", "--force", "--delete-checkpoint"}, &out), 0) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("no longer retains WAL"));
   EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +

@@ -35,7 +35,9 @@ class Scenario {
   const std::string& checkpoint_topic() const { return checkpoint_topic_; }
 
   std::map<std::string, std::string> Env() const {
-    return {{"LOTTERY_PG_DSN", db_.dsn()},
+    // Every command runs as lottery_relay, so a grant the recovery commands miss fails the test.
+    return {{"LOTTERY_PG_DSN", db_.RoleDsn("lottery_relay")},
+            {"PGPASSWORD", lottery::testing::kTestRolePassword},
             {"LOTTERY_KAFKA_BOOTSTRAP", lottery::testing::KafkaBootstrap()},
             {"LOTTERY_RELAY_SLOT", slot_},
             {"LOTTERY_RELAY_CHECKPOINT_TOPIC", checkpoint_topic_},

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "lottery/common/migrate.h"
+#include "lottery/common/roles.h"
 
 namespace lottery::testing {
 namespace {
@@ -119,6 +120,21 @@ std::string TestDatabase::Scalar(const std::string& sql) const {
   return std::string(pg::Value(res->get(), 0, 0));
 }
 
+std::string TestDatabase::RoleDsn(const std::string& role) const {
+  if (!roles_applied_) {
+    auto admin = Connect();
+    if (admin != nullptr) {
+      migrate::RoleOptions roles;
+      for (const char* r : {migrate::kWriterRole, migrate::kRelayRole, migrate::kAdminRole})
+        roles.passwords[r] = kTestRolePassword;
+      absl::Status st = migrate::ApplyRoles(admin.get(), roles);
+      if (!st.ok()) ADD_FAILURE() << "applying the roles: " << st;
+      roles_applied_ = st.ok();
+    }
+  }
+  return absl::StrCat(dsn_, " user=", role);
+}
+
 std::optional<std::string> Record::Header(const std::string& name) const {
   for (const auto& [k, v] : headers) {
     if (k == name) return v;
@@ -194,8 +210,8 @@ std::vector<Record> ReadAllCommitted(const std::vector<std::string>& topics,
   auto unfinished = [&] {
     int n = 0;
     for (int i = 0; i < assignment->cnt; ++i) {
-      const auto key = std::make_pair(std::string(assignment->elems[i].topic),
-                                      assignment->elems[i].partition);
+      const auto key =
+          std::make_pair(std::string(assignment->elems[i].topic), assignment->elems[i].partition);
       auto e = eof_at.find(key);
       auto h = high.find(key);
       if (e == eof_at.end() || (h != high.end() && e->second < h->second)) ++n;

@@ -42,11 +42,20 @@ class TestDatabase {
   // Runs a query and returns the first column of the first row ("" when none). Fails the test on
   // error.
   std::string Scalar(const std::string& sql) const;
+  // The DSN of a shipped role (lottery_writer, lottery_relay, ...: common/roles.h) on this
+  // database, after applying the roles here once, with kTestRolePassword as their password. The
+  // daemons under test run as their role, so a missing grant fails the test.
+  std::string RoleDsn(const std::string& role) const;
 
  private:
   std::string name_;
   std::string dsn_;
+  mutable bool roles_applied_ = false;
 };
+
+// The shipped roles' password in tests (pass it as PGPASSWORD: never on a command line). The
+// local stack trusts 127.0.0.1; the password is for servers that do not.
+inline constexpr const char* kTestRolePassword = "test-only-password";
 
 // A Kafka record as a read_committed consumer sees it.
 struct Record {
