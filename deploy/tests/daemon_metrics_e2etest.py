@@ -142,10 +142,14 @@ def main():
     psql(dsn, "CREATE DATABASE %s" % db)
     procs = []
     try:
-        subprocess.run([os.path.join(bin_dir, "lottery-migrate"), "--pg-dsn", db_dsn], check=True,
-                       stdout=subprocess.DEVNULL)
+        # Each daemon runs under its shipped role, as in production (README "Database privileges").
+        password = "test-only-password"
+        subprocess.run([os.path.join(bin_dir, "lottery-migrate"), "--pg-dsn", db_dsn, "--roles"],
+                       check=True, stdout=subprocess.DEVNULL,
+                       env=dict(os.environ, LOTTERY_WRITER_PASSWORD=password,
+                                LOTTERY_RELAY_PASSWORD=password))
         wport, rport = free_port(), free_port()
-        env = dict(os.environ, LOTTERY_PG_DSN=db_dsn, LOTTERY_KAFKA_BOOTSTRAP=bootstrap,
+        env = dict(os.environ, LOTTERY_KAFKA_BOOTSTRAP=bootstrap, PGPASSWORD=password,
                    LOTTERY_LOG_LEVEL=os.environ.get("LOTTERY_LOG_LEVEL", "warn"))
         env.pop("LOTTERY_METRICS_ADDR", None)
         if not env.get("LOTTERY_SEED_KEY_FILE") and not env.get("LOTTERY_SEED_KEYS"):
@@ -157,6 +161,7 @@ def main():
                         "--players", "12"], env=env, check=True, stdout=subprocess.DEVNULL)
         relay = subprocess.Popen(
             [os.path.join(bin_dir, "lottery-cdc-relay"), "run", "--slot", tag,
+             "--pg-dsn", db_dsn + " user=lottery_relay",
              "--checkpoint-topic", tag + ".checkpoints",
              "--dlq-topic", tag + ".dlq", "--metrics-addr", "127.0.0.1:%d" % rport], env=env)
         procs.append(relay)
@@ -166,6 +171,7 @@ def main():
         wait_ready(rport, relay)
         writer = subprocess.Popen(
             [os.path.join(bin_dir, "lottery-writer"), "--topic-prefix", tag + "_",
+             "--pg-dsn", db_dsn + " user=lottery_writer",
              "--consumer-group", tag, "--metrics-addr", "127.0.0.1:%d" % wport,
              "--players-per-lottery", "3"], env=env)
         procs.append(writer)
