@@ -134,6 +134,7 @@ struct RunOptions {
   double rate = 1000;
   double warmup_s = 5, seconds = 25, grace_s = 30;
   int games = 50, players = 10, fetch_wait_ms = 5;
+  int lottery_offset = 0;  // lottery numbers start here: reruns against one writer use new ids
 };
 
 int Run(const RunOptions& o) {
@@ -183,7 +184,8 @@ int Run(const RunOptions& o) {
           a.proof().participants_size() == 0 ||
           !ParsePlayer(a.proof().participants(a.proof().participants_size() - 1).player_id(), &g,
                        &lot, &k) ||
-          g >= G || lot >= lots_per_game || a.game_id() != GameId(g)) {
+          (lot -= o.lottery_offset) < 0 || g >= G || lot >= lots_per_game ||
+          a.game_id() != GameId(g)) {
         foreign.fetch_add(1);
         continue;
       }
@@ -222,7 +224,8 @@ int Run(const RunOptions& o) {
     const int g = static_cast<int>(i % G);
     const int64_t r = i / G;
     const int lot = static_cast<int>(r / N), k = static_cast<int>(r % N);
-    const std::string game = GameId(g), player = PlayerId(g, lot, k), id = EventId(g, lot, k);
+    const std::string game = GameId(g), player = PlayerId(g, o.lottery_offset + lot, k),
+                      id = EventId(g, o.lottery_offset + lot, k);
     const std::string value =
         absl::StrCat(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":")",
                      player, R"(","gameId":")", game, R"(","stake":")", 1 + k, R"(.50"}})");
@@ -302,10 +305,12 @@ int Run(const RunOptions& o) {
   }
   printf("rate_per_s=%.0f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f measured=%zu expected=%" PRId64
          " received=%" PRId64 " missing=%" PRId64 " duplicates=%" PRId64 " foreign=%" PRId64
-         " bad_order=%" PRId64 " stakes=%" PRId64 " elapsed_s=%.1f max_behind_ms=%.1f\n",
+         " bad_order=%" PRId64 " stakes=%" PRId64
+         " lotteries_per_game=%d elapsed_s=%.1f"
+         " max_behind_ms=%.1f\n",
          measured_rate, Pct(lat, 0.5), Pct(lat, 0.99), Pct(lat, 1.0), lat.size(), expected,
          received.load(), missing, duplicates.load(), foreign.load(), bad_order.load(), total,
-         elapsed, max_behind_ms);
+         lots_per_game, elapsed, max_behind_ms);
   printf(
       "breakdown p50/p99 ms: stake->writer_txn_start %.1f/%.1f, writer_txn_start->relay_produce "
       "%.1f/%.1f, relay_produce->consumer %.1f/%.1f (n=%zu)\n",
@@ -347,6 +352,9 @@ int main(int argc, char** argv) {
   run->add_option("--games", o.games)->capture_default_str();
   run->add_option("--players-per-lottery", o.players)->capture_default_str();
   run->add_option("--fetch-wait-ms", o.fetch_wait_ms, "award consumer's fetch.wait.max.ms")
+      ->capture_default_str();
+  run->add_option("--lottery-offset", o.lottery_offset,
+                  "first lottery number (a rerun against the same writer needs new ids)")
       ->capture_default_str();
   auto* del = app.add_subcommand("delete-topics");
   del->add_option("--topic", extra, "more topics to delete");
