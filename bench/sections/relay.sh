@@ -32,7 +32,7 @@ work=$(mktemp -d)
 dsn="$LOTTERY_PG_DSN dbname=$db"  # libpq: the last dbname wins
 cleanup() {
   [ -n "${relay_pid:-}" ] && kill "$relay_pid" 2>/dev/null && wait "$relay_pid" 2>/dev/null || true
-  "$BIN/lottery-relay-bench" delete-topics --topic "$topic" --topic "$ltopic" --topic "$btopic" \
+  "$BIN/lottery-relay-bench" delete-topics --topic "$topic" --topic "$ltopic" --topic "${ltopic}_w" --topic "$btopic" \
     --topic "${tag}_cp" --topic "${tag}_bcp" \
     >/dev/null 2>&1 || true
   psql "$dsn" -qAtc "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
@@ -82,16 +82,28 @@ rss_mb=$(python3 -c "print(round($(cat "$work/rss_kb") / 1024, 1))")
 expect_committed "$topic" "$EVENTS" "$work/relay.log"
 echo "relay bench: relay $relay_rate/s, recvlogical $recv_rate/s, rss $rss_mb MB" >&2
 
-echo "relay bench: latency at $RATE rows/s for ${SECONDS_STEADY}s" >&2
-PGPASSWORD=$BENCH_ROLE_PASSWORD "$BIN/lottery-cdc-relay" run --pg-dsn "$relay_dsn" \
-  --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" \
-  --slot "${tag}_relay" --checkpoint-topic "${tag}_cp" 2>"$work/relay2.log" &
-relay_pid=$!
-lat=$("$BIN/lottery-relay-bench" latency --pg-dsn "$dsn" --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" \
-  --topic "$ltopic" --rate "$RATE" --seconds "$SECONDS_STEADY") || { echo "relay bench: $lat" >&2; exit 1; }
-kill -TERM "$relay_pid"; wait "$relay_pid" || true; relay_pid=
+# latency TOPIC RELAY_ARGS...: one steady-rate run with a relay started with those arguments.
+latency() {
+  local t=$1 out
+  shift
+  PGPASSWORD=$BENCH_ROLE_PASSWORD "$BIN/lottery-cdc-relay" run --pg-dsn "$relay_dsn" \
+    --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" \
+    --slot "${tag}_relay" --checkpoint-topic "${tag}_cp" "$@" >"$work/relay2.log" 2>&1 &
+  relay_pid=$!
+  out=$("$BIN/lottery-relay-bench" latency --pg-dsn "$dsn" --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" \
+    --topic "$t" --rate "$RATE" --seconds "$SECONDS_STEADY") || { echo "relay bench: $out" >&2; exit 1; }
+  kill -TERM "$relay_pid"; wait "$relay_pid" || true; relay_pid=
+  echo "$out"
+}
+echo "relay bench: latency at $RATE rows/s for ${SECONDS_STEADY}s (group commit)" >&2
+lat=$(latency "$ltopic")
 echo "relay bench: $lat" >&2
+# The same with the fixed window only (--group-commit false): what group commit buys, same run.
+echo "relay bench: latency at $RATE rows/s for ${SECONDS_STEADY}s (fixed --batch-ms window)" >&2
+wlat=$(latency "${ltopic}_w" --group-commit false)
+echo "relay bench: $wlat" >&2
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$lat"; }
+wfield() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$wlat"; }
 
 # After the latency run, so that its relay (on the first slot) does not stream this too.
 echo "relay bench: one transaction of $BIG_ROWS rows" >&2
@@ -122,6 +134,8 @@ cat >"$OUT" <<JSON
   "relay_latency_rate_per_s": $(field rate_per_s),
   "relay_latency_p50_ms": $(field p50_ms),
   "relay_latency_p99_ms": $(field p99_ms),
-  "notes": "relay: $EVENTS-event backlog (100/txn, 300 B), relay timed from process start (setup included) to exit at --end-lsn with everything committed and confirmed; recvlogical on a second slot of the same backlog. relay_bigtxn_*: one PostgreSQL transaction of $BIG_ROWS rows (300 B) on its own slot, published as one Kafka transaction (transaction.timeout.ms raised to 10 min for it), streamed past --max-buffered-rows. relay_latency_*: outbox INSERT (autocommit) -> read_committed consumer, one row per transaction at the rate shown, default batching (K=500, M=20 ms); this is the relay's share of the stake -> award e2e latency, not the e2e figure."
+  "relay_latency_window_p50_ms": $(wfield p50_ms),
+  "relay_latency_window_p99_ms": $(wfield p99_ms),
+  "notes": "relay: $EVENTS-event backlog (100/txn, 300 B), relay timed from process start (setup included) to exit at --end-lsn with everything committed and confirmed; recvlogical on a second slot of the same backlog. relay_bigtxn_*: one PostgreSQL transaction of $BIG_ROWS rows (300 B) on its own slot, published as one Kafka transaction (transaction.timeout.ms raised to 10 min for it), streamed past --max-buffered-rows. relay_latency_*: outbox INSERT (autocommit) -> read_committed consumer, one row per transaction at the rate shown, default batching (K=500, M=20 ms, group commit: a batch commits as soon as the stream is drained); relay_latency_window_*: the same run with --group-commit false (every batch waits M); this is the relay's share of the stake -> award e2e latency, not the e2e figure."
 }
 JSON

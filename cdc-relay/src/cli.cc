@@ -41,6 +41,11 @@ void AddCommonOptions(CLI::App& app, CommonOptions& o) {
       ->envname("LOTTERY_RELAY_BATCH_MS")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--group-commit", o.group_commit,
+                 "commit as soon as the stream has nothing more to read (unless behind); the "
+                 "next batch forms while a commit runs. false: wait --batch-ms")
+      ->envname("LOTTERY_RELAY_GROUP_COMMIT")
+      ->capture_default_str();
   app.add_option("--status-interval-ms", o.status_interval_ms,
                  "send standby status updates (confirm LSNs to PostgreSQL) this often")
       ->envname("LOTTERY_RELAY_STATUS_INTERVAL_MS")
@@ -129,6 +134,7 @@ absl::StatusOr<RelayConfig> MakeRelayConfig(const CommonOptions& o) {
   c.metrics_addr = metrics_addr->has_value() ? (*metrics_addr)->ToString() : "";
   c.batch_txns = o.batch_txns;
   c.batch_time = absl::Milliseconds(o.batch_ms);
+  c.group_commit = o.group_commit;
   if (!o.end_lsn.empty()) {
     auto lsn = ParseLsn(o.end_lsn);
     if (!lsn.ok())

@@ -379,10 +379,11 @@ absl::Status Relay::Start() {
   metrics_.confirmed_lsn.Set(static_cast<double>(slot.confirmed_flush_lsn));
   spdlog::info(
       "relay ready: slot {} (confirmed_flush_lsn {}, wal_status {}), publication {}, "
-      "checkpoint {} on {}, batches of {} transactions / {} ms",
+      "checkpoint {} on {}, batches of {} transactions / {} ms{}",
       config_.slot, FormatLsn(slot.confirmed_flush_lsn), slot.wal_status, config_.publication,
       checkpoint ? FormatLsn(checkpoint->lsn) : std::string("none"), config_.checkpoint_topic,
-      config_.batch_txns, absl::ToInt64Milliseconds(config_.batch_time));
+      config_.batch_txns, absl::ToInt64Milliseconds(config_.batch_time),
+      config_.group_commit ? ", group commit (at once when the stream is drained)" : "");
   return absl::OkStatus();
 }
 
@@ -807,11 +808,19 @@ absl::StatusOr<Relay::SessionEnd> Relay::Stream() {
       RETURN_IF_ERROR(CheckNotTakenOver(std::chrono::seconds(3)));
     }
     producer_->Poll();
+    // Group commit: with a batch open, look without waiting; once nothing more is there, commit.
+    const bool commit_when_drained =
+        config_.group_commit && tracker_->DueWhenDrained() && !partial_xid_;
     absl::Time wake = std::min(
         {last_status_ + config_.status_interval, tracker_->DueAt(), now + absl::Milliseconds(100)});
-    auto timeout = milliseconds(std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now)));
+    auto timeout = commit_when_drained
+                       ? milliseconds(0)
+                       : milliseconds(std::max<int64_t>(0, absl::ToInt64Milliseconds(wake - now)));
     ASSIGN_OR_RETURN(std::optional<ReplicationMessage> msg, repl_->Receive(timeout));
-    if (!msg) continue;
+    if (!msg) {
+      if (commit_when_drained) RETURN_IF_ERROR(CommitBatch());
+      continue;
+    }
     if (auto* x = std::get_if<XLogData>(&*msg)) {
       last_data = absl::Now();
       bool force_commit = false;

@@ -175,7 +175,16 @@ absl::StatusOr<std::optional<ReplicationMessage>> ReplicationConnection::TryRead
 absl::StatusOr<std::optional<ReplicationMessage>> ReplicationConnection::Receive(
     std::chrono::milliseconds timeout) {
   ASSIGN_OR_RETURN(auto m, TryRead());
-  if (m || timeout.count() <= 0) return m;
+  if (m) return m;
+  if (timeout.count() <= 0) {
+    // "Is anything there now?": read what the socket holds without waiting (PQconsumeInput
+    // does not block), so a drained answer means the server has sent nothing more yet.
+    if (PQconsumeInput(conn_.get()) == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("replication stream: ", Trimmed(PQerrorMessage(conn_.get()))));
+    }
+    return TryRead();
+  }
   pollfd pfd{PQsocket(conn_.get()), POLLIN, 0};
   if (pfd.fd < 0) return absl::UnavailableError("replication connection has no socket");
   int r = poll(&pfd, 1, static_cast<int>(timeout.count()));

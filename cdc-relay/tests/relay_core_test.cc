@@ -225,6 +225,21 @@ TEST(BatchTrackerTest, DueAfterMMilliseconds) {
   EXPECT_EQ(t.DueAt(), kT0 + absl::Milliseconds(20));
 }
 
+TEST(BatchTrackerTest, GroupCommitIsDueWhenDrainedUnlessBehind) {
+  BatchTracker t({500, absl::Milliseconds(20)}, 0, 0);
+  EXPECT_FALSE(t.DueWhenDrained());  // nothing to commit
+  EXPECT_EQ(t.Add(Txn(0x110, 0), kT0), BatchTracker::Action::kNothing);
+  EXPECT_FALSE(t.DueWhenDrained());  // a transaction without outbox rows opens no batch
+  t.Add(Txn(0x120, 1), kT0);
+  EXPECT_TRUE(t.DueWhenDrained());
+  EXPECT_FALSE(t.Due(kT0));  // without the drained signal, M still applies
+  t.SetBacklogged(true);
+  EXPECT_FALSE(t.DueWhenDrained());  // behind: batches grow (backlog_age, max_events)
+  t.SetBacklogged(false);
+  t.Committed();
+  EXPECT_FALSE(t.DueWhenDrained());
+}
+
 TEST(BatchTrackerTest, ABacklogGrowsBatchesUpToTheirCaps) {
   BatchTracker t({500, absl::Milliseconds(20), absl::Milliseconds(250), 5}, 0, 0);
   t.SetBacklogged(true);

@@ -28,6 +28,8 @@ struct RelayConfig {
   std::string checkpoint_topic = kDefaultCheckpointTopic;
   size_t batch_txns = 500;                             // K
   absl::Duration batch_time = absl::Milliseconds(20);  // M
+  // Commit as soon as the stream is drained (BatchTracker::DueWhenDrained); false: wait for M.
+  bool group_commit = true;
   absl::Duration status_interval = absl::Seconds(1);
   absl::Duration slot_poll_interval = absl::Seconds(5);  // lag and retained-WAL gauges
   std::string metrics_addr;                              // "host:port"; empty: no HTTP server

@@ -121,6 +121,11 @@ class BatchTracker {
   bool Due(absl::Time now) const;
   // The time at which the open batch becomes due (InfiniteFuture when none is open).
   absl::Time DueAt() const;
+  // Group commit: when the stream has nothing more to read right now, a batch is due at once
+  // unless the stream is behind (then batches grow to backlog_age or max_events). While a
+  // commit blocks, the server's next transactions queue up and form the next batch, so batches
+  // grow with the rate and a quiet stream pays no window.
+  bool DueWhenDrained() const { return batch_txns_ > 0 && !backlogged_; }
   // The checkpoint to write into the open Kafka transaction: last included end LSN.
   Lsn batch_end_lsn() const { return batch_end_lsn_; }
   int64_t batch_last_commit_time() const { return batch_last_commit_time_; }
