@@ -35,6 +35,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "lottery/common/cli.h"
 #include "lottery/common/kafka.h"
 #include "lottery/common/pg.h"
 #include "lottery/v1/award.pb.h"
@@ -359,7 +360,7 @@ int main(int argc, char** argv) {
   auto* del = app.add_subcommand("delete-topics");
   del->add_option("--topic", extra, "more topics to delete");
   app.require_subcommand(1);
-  CLI11_PARSE(app, argc, argv);
+  LOTTERY_CLI_PARSE(app, argc, argv);
   const Topics t(o.prefix);
   if (create->parsed()) {
     auto st = lottery::kafka::CreateTopics(

@@ -29,6 +29,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "lottery/common/cli.h"
 #include "lottery/common/kafka.h"
 #include "lottery/common/pg.h"
 
@@ -283,7 +284,7 @@ int main(int argc, char** argv) {
   run->add_option("--seconds", o.seconds, "measured seconds")->capture_default_str();
   auto* del = app.add_subcommand("delete-topics");
   app.require_subcommand(1);
-  CLI11_PARSE(app, argc, argv);
+  LOTTERY_CLI_PARSE(app, argc, argv);
   const std::vector<std::string> topics = {o.prefix + "floor.in", o.prefix + "floor.out"};
   if (del->parsed()) {
     auto st = lottery::kafka::DeleteTopics(o.bootstrap, topics);

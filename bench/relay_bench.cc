@@ -18,6 +18,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "lottery/common/cli.h"
 #include "lottery/common/kafka.h"
 #include "lottery/common/pg.h"
 
@@ -228,7 +229,7 @@ int main(int argc, char** argv) {
   auto* del = app.add_subcommand("delete-topics");
   del->add_option("--topic", topics)->required();
   app.require_subcommand(1);
-  CLI11_PARSE(app, argc, argv);
+  LOTTERY_CLI_PARSE(app, argc, argv);
   if (fill->parsed()) return Fill(dsn, topic, events, per_txn, bytes);
   if (count->parsed()) return Count(bootstrap, topic);
   if (latency->parsed()) return Latency(dsn, bootstrap, topic, rate, seconds);

@@ -11,6 +11,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "lottery/common/cli.h"
 #include "lottery/common/kafka.h"
 #include "lottery/common/pg.h"
 #include "lottery/domain/uuid.h"
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
   auto* del = app.add_subcommand("delete-topic", "delete a topic");
   del->add_option("--topic", topic)->required();
   del->add_option("--kafka-bootstrap", bootstrap)->envname("LOTTERY_KAFKA_BOOTSTRAP");
-  CLI11_PARSE(app, argc, argv);
+  LOTTERY_CLI_PARSE(app, argc, argv);
   if (*produce) return Produce(bootstrap, topic, count, games, players);
   if (*copy) return Copy(dsn, count);
   auto st = lottery::kafka::DeleteTopics(bootstrap, {topic});

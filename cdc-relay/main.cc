@@ -8,6 +8,7 @@
 #include "CLI/CLI.hpp"
 #include "lottery/cdc/cli.h"
 #include "lottery/cdc/recovery/commands.h"
+#include "lottery/common/cli.h"
 
 int main(int argc, char** argv) {
   using namespace lottery::cdc;
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
   }
 
   app.require_subcommand(0, 1);
-  CLI11_PARSE(app, argc, argv);
+  LOTTERY_CLI_PARSE(app, argc, argv);
   for (auto& [command, command_main] : commands) {
     if (command->parsed()) return command_main();
   }

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "lottery/common/cli.h"
 #include "lottery/common/metrics.h"
 #include "lottery/writer/config.h"
 #include "lottery/writer/writer.h"
@@ -22,12 +23,13 @@ int main(int argc, char** argv) {
   CLI::App app{
       "lottery-writer: Kafka stakes -> PostgreSQL lotteries, draws and outbox, exactly once"};
   lottery::writer::AddFlags(app, config);
-  CLI11_PARSE(app, argc, argv);
+  LOTTERY_CLI_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("writer");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ writer %v");
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  // Validated at parse time (cli::LogLevel()).
+  spdlog::set_level(lottery::cli::ParseLogLevel(config.log_level).value_or(spdlog::level::info));
 
   struct sigaction sa {};
   sa.sa_handler = OnSignal;

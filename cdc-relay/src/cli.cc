@@ -3,6 +3,7 @@
 #include <csignal>
 
 #include "absl/strings/str_cat.h"
+#include "lottery/common/cli.h"
 #include "lottery/common/status.h"
 #include "spdlog/spdlog.h"
 
@@ -97,8 +98,9 @@ void AddCommonOptions(CLI::App& app, CommonOptions& o) {
                  "exit 0 once everything up to this LSN (X/Y) is in Kafka and confirmed");
   app.add_option("--exit-when-idle", o.exit_when_idle_ms,
                  "exit 0 after MS milliseconds without WAL data and nothing pending");
-  app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
+  app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error|critical|off")
       ->envname("LOTTERY_LOG_LEVEL")
+      ->check(lottery::cli::LogLevel())
       ->capture_default_str();
 }
 
@@ -168,7 +170,7 @@ extern "C" void OnStopSignal(int) { g_stop.store(true); }
 CommandMain SetupRunCommand(CLI::App& command, const CommonOptions& options) {
   (void)command;  // the daemon's flags live on the top-level app (see CommonOptions)
   return [&options]() -> int {
-    spdlog::set_level(spdlog::level::from_str(options.log_level));
+    spdlog::set_level(cli::ParseLogLevel(options.log_level).value_or(spdlog::level::info));
     spdlog::flush_on(spdlog::level::trace);  // a kill -9 must not eat the last lines
     auto config = MakeRelayConfig(options);
     if (!config.ok()) {

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "lottery/common/cli.h"
 #include "lottery/common/migrate.h"
 #include "lottery/common/pg.h"
 #include "lottery/common/roles.h"
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
                "after migrating, create/update lottery_owner, lottery_writer, lottery_relay and "
                "lottery_admin with their grants (README 'Database privileges'); passwords only "
                "from LOTTERY_<ROLE>_PASSWORD[_FILE], else new roles are NOLOGIN");
-  CLI11_PARSE(app, argc, argv);
+  LOTTERY_CLI_PARSE(app, argc, argv);
 
   std::vector<lottery::migrate::Migration> migrations = lottery::migrate::EmbeddedMigrations();
   if (!dir.empty()) {

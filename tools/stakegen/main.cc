@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "lottery/common/cli.h"
 #include "producer.h"
 #include "serve.h"
 #include "stakegen.h"
@@ -79,7 +80,7 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", listen, "host:port, or :port for 127.0.0.1")
       ->envname("LOTTERY_STAKEGEN_LISTEN")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  LOTTERY_CLI_PARSE(app, argc, argv);
 
   auto fail = [](const std::string& what, const absl::Status& st) {
     std::cerr << "lottery-stakegen: " << what << ": " << st << "\n";

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "lottery/common/cli.h"
 #include "watch.h"
 
 namespace lw = lottery::watch;
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
   app.add_option("--kafka-prop", props, "librdkafka property k=v (repeatable)");
   app.add_option("--kafka-props", props_env, "librdkafka properties k=v,k2=v2")
       ->envname("LOTTERY_KAFKA_PROPS");
-  CLI11_PARSE(app, argc, argv);
+  LOTTERY_CLI_PARSE(app, argc, argv);
   o.topic = prefix + topic;
   auto prop_status = lottery::kafka::AddPropertyList(o.props, props_env);
   for (const auto& p : props) {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "lottery/common/cli.h"
 #include "lottery/common/metrics.h"
 #include "lottery/common/status.h"
 
@@ -52,8 +53,9 @@ void AddFlags(CLI::App& app, WriterConfig& c) {
                  "prune outbox rows older than this (30s, 15m, 12h, 7d; 0 keeps all)")
       ->envname("LOTTERY_OUTBOX_RETENTION")
       ->capture_default_str();
-  app.add_option("--log-level", c.log_level, "trace|debug|info|warn|error")
+  app.add_option("--log-level", c.log_level, "trace|debug|info|warn|error|critical|off")
       ->envname("LOTTERY_LOG_LEVEL")
+      ->check(lottery::cli::LogLevel())
       ->capture_default_str();
   app.add_option("--seed-key-file", c.seed_key_file,
                  "file of seed keys '<id>:<hex>', one per line, the last one active "

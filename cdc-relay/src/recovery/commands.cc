@@ -14,6 +14,7 @@
 #include "lottery/cdc/recovery/status.h"
 #include "lottery/cdc/relay.h"
 #include "lottery/cdc/replication.h"
+#include "lottery/common/cli.h"
 #include "lottery/common/pg.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -33,7 +34,7 @@ int Fail(const absl::Status& st) {
 
 void SetLogLevel(const CommonOptions& o) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("recovery"));
-  spdlog::set_level(spdlog::level::from_str(o.log_level));
+  spdlog::set_level(cli::ParseLogLevel(o.log_level).value_or(spdlog::level::info));
 }
 
 std::atomic<bool> g_replay_stop{false};
