@@ -156,7 +156,7 @@ def main():
             env["LOTTERY_SEED_KEYS"] = "opsm-1:" + os.urandom(32).hex()  # docs/fairness.md
         # A few stakes first (the topic is created by them), so that the per-partition lag and
         # the relay's publish path have values when scraped.
-        subprocess.run([os.path.join(bin_dir, "lottery-stakegen"), "--bootstrap", bootstrap,
+        subprocess.run([os.path.join(bin_dir, "lottery-stakegen"), "--kafka-bootstrap", bootstrap,
                         "--topic-prefix", tag + "_", "--count", "60", "--games", "2",
                         "--players", "12"], env=env, check=True, stdout=subprocess.DEVNULL)
         relay = subprocess.Popen(

@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> props;
   int64_t count = 1000;
   double rate = 0;
-  app.add_option("--bootstrap", pc.bootstrap, "Kafka bootstrap servers")
+  app.add_option("--kafka-bootstrap,--bootstrap", pc.bootstrap,
+                 "Kafka bootstrap servers (--bootstrap: the older spelling)")
       ->envname("LOTTERY_KAFKA_BOOTSTRAP")
       ->required();
   app.add_option("--topic", topic, "stake topic")

@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> props;
   bool strict = false;
   std::string tee;
-  app.add_option("--bootstrap", o.bootstrap, "Kafka bootstrap servers")
+  app.add_option("--kafka-bootstrap,--bootstrap", o.bootstrap,
+                 "Kafka bootstrap servers (--bootstrap: the older spelling)")
       ->envname("LOTTERY_KAFKA_BOOTSTRAP")
       ->required();
   app.add_option("--topic", topic, "award topic")
