@@ -188,7 +188,7 @@ def main():
         else:
             fail("no event published by the relay within 60 s (or no partition lag series):\n%s" % (
                 "\n".join(l for l in (wtext + rtext).splitlines()
-                          if re.match(r"lottery_(writer_(consumed|entries|awards|ready|consumer_lag)|"
+                          if re.match(r"lottery_(writer_(consumed|entries|awards|ready|consumer_lag|partition_lag)|"
                                       r"relay_events)", l))))
 
         check_exposition("lottery-writer /metrics", wtext)

@@ -82,8 +82,8 @@ void Writer::RefreshLag(bool query) {
     auto& g = lag_by_partition_[tp.second];
     if (g == nullptr) {
       g = &metrics_.registry.AddGauge(
-          absl::StrCat("lottery_writer_consumer_lag{partition=\"", tp.second, "\"}"),
-          "records behind the high watermark");
+          absl::StrCat("lottery_writer_partition_lag{partition=\"", tp.second, "\"}"),
+          "records behind the high watermark, this partition");
     }
     g->Set(static_cast<double>(lag));
   }
