@@ -29,7 +29,7 @@ GAMES=${E2E_GAMES:-50}
 N=10
 PARTITIONS=${E2E_PARTITIONS:-3}        # of the stake, award and lottery topics (the stack's num.partitions)
 # Tuned for latency (see the notes in docs/benchmarks.md and the sweep in the commit message):
-LINGER=${E2E_WRITER_LINGER_MS:-2}       # writer --batch-linger-ms (daemon default 50)
+LINGER=${E2E_WRITER_LINGER_MS:-2}       # writer --batch-linger-ms (daemon default 5)
 RELAY_MS=${E2E_RELAY_BATCH_MS:-20}      # relay --batch-ms (daemon default 20; 5 and 10 were worse:
                                         # a ~12 ms blocking Kafka commit then runs back to back)
 RELAY_PROPS=${E2E_RELAY_KAFKA_PROPS-linger.ms=0}  # relay --kafka-props (daemon's linger.ms is 2)

@@ -1,4 +1,4 @@
-// The recovery commands of lottery-cdc-relay (issue 6): status, replay, drop, recover. Each
+// The recovery commands of lottery-cdc-relay: status, replay, drop, recover. Each
 // Setup*Command registers its flags on `command` and returns what main runs when it was chosen
 // (same shape as SetupRunCommand in lottery/cdc/cli.h). docs/operations.md is the operator's
 // manual; docs/delivery.md says why recovery neither loses nor repeats an event.
