@@ -4,106 +4,46 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "lottery/common/json.h"
 #include "lottery/common/status.h"
-#include "simdjson.h"
 
 namespace lottery::cdc {
 
-std::string JsonQuote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned char>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-namespace {}  // namespace
-
 std::string EncodeCheckpoint(const Checkpoint& c) {
-  return absl::StrCat(
-      "{\"slot\":", JsonQuote(c.slot), ",\"lsn\":\"", FormatLsn(c.lsn),
-      "\",\"commit_time_us\":", c.commit_time, ",\"system_id\":", JsonQuote(c.system_id),
-      ",\"database\":", JsonQuote(c.database), ",\"events\":", c.events,
-      ",\"written_at_unix_ms\":", c.written_at_unix_ms, ",\"dead_lettered\":", c.dead_lettered,
-      ",\"last_dead_letter\":", JsonQuote(c.last_dead_letter), "}");
+  return json::Dump(json::Json{{"slot", c.slot},
+                               {"lsn", FormatLsn(c.lsn)},
+                               {"commit_time_us", c.commit_time},
+                               {"system_id", c.system_id},
+                               {"database", c.database},
+                               {"events", c.events},
+                               {"written_at_unix_ms", c.written_at_unix_ms},
+                               {"dead_lettered", c.dead_lettered},
+                               {"last_dead_letter", c.last_dead_letter}});
 }
 
-absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view json) {
-  simdjson::ondemand::parser parser;
-  simdjson::padded_string padded(json.data(), json.size());
-  Checkpoint c;
-  auto bad = [&](const char* why) {
-    return absl::DataLossError(absl::StrCat("checkpoint record ", why, ": ", std::string(json)));
+absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view text) {
+  auto bad = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("checkpoint record ", why, ": ", std::string(text)));
   };
-  simdjson::ondemand::document doc;
-  if (parser.iterate(padded).get(doc)) return bad("is not JSON");
-  simdjson::ondemand::object obj;
-  if (doc.get_object().get(obj)) return bad("is not a JSON object");
-  bool have_lsn = false;
-  for (auto field : obj) {
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return bad("has a bad key");
-    auto value = field.value();
-    std::string_view sv;
-    int64_t i64;
-    uint64_t u64;
-    if (key == "slot") {
-      if (value.get_string().get(sv)) return bad("slot is not a string");
-      c.slot = std::string(sv);
-    } else if (key == "lsn") {
-      if (value.get_string().get(sv)) return bad("lsn is not a string");
-      auto lsn = ParseLsn(sv);
-      if (!lsn.ok()) return bad("lsn does not parse");
-      c.lsn = *lsn;
-      have_lsn = true;
-    } else if (key == "commit_time_us") {
-      if (value.get_int64().get(i64)) return bad("commit_time_us is not an integer");
-      c.commit_time = i64;
-    } else if (key == "system_id") {
-      if (value.get_string().get(sv)) return bad("system_id is not a string");
-      c.system_id = std::string(sv);
-    } else if (key == "database") {
-      if (value.get_string().get(sv)) return bad("database is not a string");
-      c.database = std::string(sv);
-    } else if (key == "events") {
-      if (value.get_uint64().get(u64)) return bad("events is not an integer");
-      c.events = u64;
-    } else if (key == "written_at_unix_ms") {
-      if (value.get_int64().get(i64)) return bad("written_at_unix_ms is not an integer");
-      c.written_at_unix_ms = i64;
-    } else if (key == "dead_lettered") {
-      if (value.get_uint64().get(u64)) return bad("dead_lettered is not an integer");
-      c.dead_lettered = u64;
-    } else if (key == "last_dead_letter") {
-      if (value.get_string().get(sv)) return bad("last_dead_letter is not a string");
-      c.last_dead_letter = std::string(sv);
-    }
+  auto obj = json::ParseObject(text);
+  if (!obj.ok()) return bad(obj.status().message());
+  Checkpoint c;
+  std::string lsn;
+  uint64_t events = 0, dead_lettered = 0;
+  for (absl::Status st :
+       {json::Get(*obj, "slot", c.slot), json::Get(*obj, "lsn", lsn, true),
+        json::Get(*obj, "commit_time_us", c.commit_time), json::Get(*obj, "system_id", c.system_id),
+        json::Get(*obj, "database", c.database), json::Get(*obj, "events", events),
+        json::Get(*obj, "written_at_unix_ms", c.written_at_unix_ms),
+        json::Get(*obj, "dead_lettered", dead_lettered),
+        json::Get(*obj, "last_dead_letter", c.last_dead_letter)}) {
+    if (!st.ok()) return bad(st.message());
   }
-  if (!have_lsn) return bad("has no lsn");
+  auto parsed = ParseLsn(lsn);
+  if (!parsed.ok()) return bad("lsn does not parse");
+  c.lsn = *parsed;
+  c.events = events;
+  c.dead_lettered = dead_lettered;
   return c;
 }
 

@@ -10,7 +10,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "lottery/cdc/checkpoint.h"
-#include "simdjson.h"
+#include "lottery/common/json.h"
 
 namespace lottery::cdc {
 
@@ -25,29 +25,26 @@ std::string RelayClaim::Describe() const {
 std::string ClaimKey(const std::string& slot) { return absl::StrCat(slot, ".claim"); }
 
 std::string EncodeClaim(const RelayClaim& c) {
-  return absl::StrCat("{\"instance\":", JsonQuote(c.instance), ",\"host\":", JsonQuote(c.host),
-                      ",\"pid\":", c.pid, ",\"claimed_at_unix_ms\":", c.claimed_at_unix_ms, "}");
+  return json::Dump(json::Json{{"instance", c.instance},
+                               {"host", c.host},
+                               {"pid", c.pid},
+                               {"claimed_at_unix_ms", c.claimed_at_unix_ms}});
 }
 
-absl::StatusOr<RelayClaim> DecodeClaim(std::string_view json) {
-  auto bad = [&](const char* why) {
-    return absl::DataLossError(absl::StrCat("claim record ", why, ": ", std::string(json)));
+absl::StatusOr<RelayClaim> DecodeClaim(std::string_view text) {
+  auto bad = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("claim record ", why, ": ", std::string(text)));
   };
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(json.data(), json.size()).get(doc)) return bad("is not JSON");
-  simdjson::dom::object obj;
-  if (doc.get_object().get(obj)) return bad("is not a JSON object");
+  auto obj = json::ParseObject(text);
+  if (!obj.ok()) return bad(obj.status().message());
   RelayClaim c;
-  std::string_view sv;
-  if (obj["instance"].get_string().get(sv) || sv.empty()) return bad("has no instance");
-  c.instance = std::string(sv);
-  if (obj["host"].get_string().get(sv)) return bad("has no host");
-  c.host = std::string(sv);
-  if (obj["pid"].get_int64().get(c.pid)) return bad("has no pid");
-  if (obj["claimed_at_unix_ms"].get_int64().get(c.claimed_at_unix_ms)) {
-    return bad("has no claimed_at_unix_ms");
+  for (absl::Status st :
+       {json::Get(*obj, "instance", c.instance, true), json::Get(*obj, "host", c.host, true),
+        json::Get(*obj, "pid", c.pid, true),
+        json::Get(*obj, "claimed_at_unix_ms", c.claimed_at_unix_ms, true)}) {
+    if (!st.ok()) return bad(st.message());
   }
+  if (c.instance.empty()) return bad("has no instance");
   return c;
 }
 

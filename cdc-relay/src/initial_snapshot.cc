@@ -7,8 +7,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "lottery/cdc/relay.h"
+#include "lottery/common/json.h"
 #include "lottery/common/status.h"
-#include "simdjson.h"
 #include "spdlog/spdlog.h"
 
 namespace lottery::cdc {
@@ -23,48 +23,32 @@ std::string SnapshotProgressKey(const std::string& slot) {
 }
 
 std::string EncodeSnapshotProgress(const SnapshotProgress& p) {
-  return absl::StrCat("{\"consistent_point\":", JsonQuote(FormatLsn(p.consistent_point)),
-                      ",\"snapshot\":", JsonQuote(p.snapshot), ",\"last_seq\":", p.last_seq,
-                      ",\"published\":", p.published, ",\"done\":", p.done ? "true" : "false",
-                      ",\"written_at_unix_ms\":", absl::ToUnixMillis(absl::Now()), "}");
+  return json::Dump(json::Json{{"consistent_point", FormatLsn(p.consistent_point)},
+                               {"snapshot", p.snapshot},
+                               {"last_seq", p.last_seq},
+                               {"published", p.published},
+                               {"done", p.done},
+                               {"written_at_unix_ms", absl::ToUnixMillis(absl::Now())}});
 }
 
-absl::StatusOr<SnapshotProgress> DecodeSnapshotProgress(std::string_view json) {
-  auto bad = [&](const char* why) {
+absl::StatusOr<SnapshotProgress> DecodeSnapshotProgress(std::string_view text) {
+  auto bad = [&](absl::string_view why) {
     return absl::DataLossError(
-        absl::StrCat("initial snapshot progress record ", why, ": ", std::string(json)));
+        absl::StrCat("initial snapshot progress record ", why, ": ", std::string(text)));
   };
-  simdjson::ondemand::parser parser;
-  simdjson::padded_string padded(json.data(), json.size());
-  simdjson::ondemand::document doc;
-  if (parser.iterate(padded).get(doc)) return bad("is not JSON");
-  simdjson::ondemand::object obj;
-  if (doc.get_object().get(obj)) return bad("is not a JSON object");
+  auto obj = json::ParseObject(text);
+  if (!obj.ok()) return bad(obj.status().message());
   SnapshotProgress p;
-  bool have_point = false, have_snapshot = false;
-  for (auto field : obj) {
-    std::string_view key, sv;
-    if (field.unescaped_key().get(key)) return bad("has a bad key");
-    auto value = field.value();
-    if (key == "consistent_point") {
-      if (value.get_string().get(sv)) return bad("consistent_point is not a string");
-      auto lsn = ParseLsn(sv);
-      if (!lsn.ok()) return bad("consistent_point does not parse");
-      p.consistent_point = *lsn;
-      have_point = true;
-    } else if (key == "snapshot") {
-      if (value.get_string().get(sv)) return bad("snapshot is not a string");
-      p.snapshot = std::string(sv);
-      have_snapshot = true;
-    } else if (key == "last_seq") {
-      if (value.get_int64().get(p.last_seq)) return bad("last_seq is not an integer");
-    } else if (key == "published") {
-      if (value.get_int64().get(p.published)) return bad("published is not an integer");
-    } else if (key == "done") {
-      if (value.get_bool().get(p.done)) return bad("done is not a boolean");
-    }
+  std::string point;
+  for (absl::Status st :
+       {json::Get(*obj, "consistent_point", point, true),
+        json::Get(*obj, "snapshot", p.snapshot, true), json::Get(*obj, "last_seq", p.last_seq),
+        json::Get(*obj, "published", p.published), json::Get(*obj, "done", p.done)}) {
+    if (!st.ok()) return bad(st.message());
   }
-  if (!have_point || !have_snapshot) return bad("lacks consistent_point or snapshot");
+  auto lsn = ParseLsn(point);
+  if (!lsn.ok()) return bad("consistent_point does not parse");
+  p.consistent_point = *lsn;
   return p;
 }
 

@@ -50,26 +50,6 @@ std::string BinaryArray::Finish() const {
   return out + data_;
 }
 
-std::string JsonQuote(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20 || c >= 0x7f) {
-      // Text given here is Sanitize()d ASCII; anything else is escaped as a code point < 256.
-      out += "\\u00";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
 absl::StatusOr<OutboxRow> EventRow(const IngestOptions& options,
                                    const google::protobuf::Message& msg, const d::Uuid& id,
                                    std::string aggregatetype, std::string aggregateid,

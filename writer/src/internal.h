@@ -86,9 +86,6 @@ struct OutboxRow {
   std::string headers_json = "{}";
 };
 
-// A JSON string literal (with quotes) of `s`, escaping quotes, backslashes and control bytes.
-std::string JsonQuote(std::string_view s);
-
 // An outbox row for a protobuf event in the configured format.
 absl::StatusOr<OutboxRow> EventRow(const IngestOptions& options,
                                    const google::protobuf::Message& msg,

@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "internal.h"
+#include "lottery/common/json.h"
 #include "lottery/common/pg.h"
 #include "lottery/common/status.h"
 
@@ -24,18 +25,20 @@ OutboxRow DlqRow(const RawMessage& m, const Rejection& rej, const RawEvidence& r
   row.topic = options.dlq_topic;
   // Fixed: a header the stake's producer controls must not change how the row is decoded.
   row.content_type = "application/octet-stream";
-  std::string extra;
+  // Header values are strings (the relay turns each into a Kafka header).
+  json::Json headers{{"reason", rej.reason},
+                     {"source-topic", m.topic},
+                     {"source-partition", absl::StrCat(m.partition)},
+                     {"source-offset", absl::StrCat(m.offset)},
+                     {"raw-length", absl::StrCat(raw.length)},
+                     {"raw-sha256", raw.sha256_hex},
+                     {"raw-truncated", raw.truncated() ? "true" : "false"}};
   for (const auto& [name, value] : m.headers) {
     if (value.has_value() && (name == "uuid" || name == "content-type")) {
-      absl::StrAppend(&extra, ", ", JsonQuote(absl::StrCat("source-", name)), ": ",
-                      JsonQuote(Sanitize(*value, 200)));
+      headers[absl::StrCat("source-", name)] = Sanitize(*value, 200);
     }
   }
-  row.headers_json = absl::StrCat(
-      "{\"reason\": ", JsonQuote(rej.reason), ", \"source-topic\": ", JsonQuote(m.topic),
-      ", \"source-partition\": \"", m.partition, "\", \"source-offset\": \"", m.offset,
-      "\", \"raw-length\": \"", raw.length, "\", \"raw-sha256\": \"", raw.sha256_hex,
-      "\", \"raw-truncated\": \"", raw.truncated() ? "true" : "false", "\"", extra, "}");
+  row.headers_json = json::Dump(headers);
   row.payload = std::string(raw.kept);
   return row;
 }

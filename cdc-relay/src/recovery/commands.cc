@@ -15,6 +15,7 @@
 #include "lottery/cdc/relay.h"
 #include "lottery/cdc/replication.h"
 #include "lottery/common/cli.h"
+#include "lottery/common/json.h"
 #include "lottery/common/pg.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -251,12 +252,14 @@ CommandMain SetupRecoverCommand(CLI::App& command, const CommonOptions& options)
     if (o.pg_dsn.empty()) return Fail(absl::InvalidArgumentError("no --pg-dsn / LOTTERY_PG_DSN"));
     auto r = Recover(o);
     if (!r.ok()) return Fail(r.status());
-    std::cout << "{\"run_id\":" << JsonQuote(r->run_id)
-              << ",\"consistent_point\":" << JsonQuote(FormatLsn(r->consistent_point))
-              << ",\"candidates\":" << r->candidates
-              << ",\"already_in_kafka\":" << r->already_in_kafka
-              << ",\"published\":" << r->published << ",\"first_seq\":" << r->first_seq
-              << ",\"last_seq\":" << r->last_seq << "}\n"
+    std::cout << json::Dump(json::Json{{"run_id", r->run_id},
+                                       {"consistent_point", FormatLsn(r->consistent_point)},
+                                       {"candidates", r->candidates},
+                                       {"already_in_kafka", r->already_in_kafka},
+                                       {"published", r->published},
+                                       {"first_seq", r->first_seq},
+                                       {"last_seq", r->last_seq}})
+              << "\n"
               << std::flush;
     return 0;
   };

@@ -16,6 +16,7 @@
 #include "lottery/cdc/record_guard.h"
 #include "lottery/cdc/recovery/replay.h"
 #include "lottery/cdc/replication.h"
+#include "lottery/common/json.h"
 #include "lottery/common/status.h"
 #include "spdlog/spdlog.h"
 
@@ -53,11 +54,13 @@ struct Progress {
 };
 
 std::string EncodeProgress(const Progress& p) {
-  return absl::StrCat("{\"run_id\":", JsonQuote(p.run_id), ",\"mode\":", JsonQuote(p.mode),
-                      ",\"consistent_point\":", JsonQuote(FormatLsn(p.consistent_point)),
-                      ",\"last_seq\":", p.last_seq, ",\"published\":", p.published,
-                      ",\"done\":", p.done ? "true" : "false",
-                      ",\"written_at_unix_ms\":", absl::ToUnixMillis(absl::Now()), "}");
+  return json::Dump(json::Json{{"run_id", p.run_id},
+                               {"mode", p.mode},
+                               {"consistent_point", FormatLsn(p.consistent_point)},
+                               {"last_seq", p.last_seq},
+                               {"published", p.published},
+                               {"done", p.done},
+                               {"written_at_unix_ms", absl::ToUnixMillis(absl::Now())}});
 }
 
 // Produces the progress record inside the producer's open transaction.

@@ -15,11 +15,11 @@
 #include "lottery/cdc/record_guard.h"
 #include "lottery/cdc/relation_cache.h"
 #include "lottery/cdc/replication.h"
+#include "lottery/common/json.h"
 #include "lottery/common/status.h"
 #include "lottery/v1/award.pb.h"
 #include "lottery/v1/lottery.pb.h"
 #include "lottery/v1/stake.pb.h"
-#include "simdjson.h"
 
 namespace lottery::cdc::recovery {
 
@@ -64,9 +64,7 @@ absl::StatusOr<std::optional<std::string>> PayloadJson(const OutboxEvent& e) {
     return json;
   }
   if (absl::StartsWithIgnoreCase(ct, "application/json")) {
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (parser.parse(e.payload).get(doc) == simdjson::SUCCESS) return e.payload;
+    if (json::IsJson(e.payload)) return e.payload;
   }
   return std::nullopt;
 }
@@ -162,33 +160,33 @@ absl::StatusOr<std::vector<ReplayedEvent>> PeekSlotEvents(PGconn* conn, const Pe
 
 absl::StatusOr<std::string> ReplayedEventJson(const ReplayedEvent& r) {
   const OutboxEvent& e = r.event;
-  std::string headers = "{";
-  for (size_t i = 0; i < e.headers.size(); ++i) {
-    absl::StrAppend(&headers, i ? "," : "", JsonQuote(e.headers[i].first), ":",
-                    JsonQuote(e.headers[i].second));
-  }
-  headers += "}";
-  std::string out = absl::StrCat(
-      "{\"lsn\":", JsonQuote(FormatLsn(r.commit_lsn)),
-      ",\"end_lsn\":", JsonQuote(FormatLsn(r.end_lsn)), ",\"commit_time_us\":", r.commit_time,
-      ",\"seq\":", e.seq, ",\"txid\":", JsonQuote(e.txid), ",\"id\":", JsonQuote(e.id),
-      ",\"topic\":", JsonQuote(e.topic), ",\"key\":", JsonQuote(e.aggregateid),
-      ",\"aggregatetype\":", JsonQuote(e.aggregatetype), ",\"messageType\":", JsonQuote(e.type),
-      ",\"contentType\":", JsonQuote(e.content_type), ",\"headers\":", headers);
+  json::Json headers = json::Json::object();
+  for (const auto& [name, value] : e.headers) headers[name] = value;
+  json::Json out{{"lsn", FormatLsn(r.commit_lsn)},
+                 {"end_lsn", FormatLsn(r.end_lsn)},
+                 {"commit_time_us", r.commit_time},
+                 {"seq", e.seq},
+                 {"txid", e.txid},
+                 {"id", e.id},
+                 {"topic", e.topic},
+                 {"key", e.aggregateid},
+                 {"aggregatetype", e.aggregatetype},
+                 {"messageType", e.type},
+                 {"contentType", e.content_type},
+                 {"headers", headers}};
   // What the relay would do with a row that can never be a record (record_guard.h).
   if (RecordCheck check = CheckRecord(e, kDefaultMaxRecordBytes); !check.ok()) {
-    absl::StrAppend(&out, ",\"deadLetter\":{\"error\":", JsonQuote(RecordErrorLabel(check.error)),
-                    ",\"detail\":", JsonQuote(check.detail), "}");
+    out["deadLetter"] = {{"error", std::string(RecordErrorLabel(check.error))},
+                         {"detail", check.detail}};
   }
-  ASSIGN_OR_RETURN(std::optional<std::string> json, PayloadJson(e));
-  if (json.has_value()) {
-    absl::StrAppend(&out, ",\"payload\":", *json, "}");
+  ASSIGN_OR_RETURN(std::optional<std::string> payload, PayloadJson(e));
+  if (payload.has_value()) {
+    out["payload"] = json::Json::parse(*payload, nullptr, /*allow_exceptions=*/false);
   } else {
-    absl::StrAppend(
-        &out, ",\"payloadBase64\":",
-        JsonQuote(absl::Base64Escape(absl::string_view(e.payload.data(), e.payload.size()))), "}");
+    out["payloadBase64"] =
+        absl::Base64Escape(absl::string_view(e.payload.data(), e.payload.size()));
   }
-  return out;
+  return json::Dump(out);
 }
 
 }  // namespace lottery::cdc::recovery

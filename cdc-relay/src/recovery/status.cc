@@ -1,14 +1,29 @@
 #include "lottery/cdc/recovery/status.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "lottery/cdc/recovery/recover.h"
 #include "lottery/cdc/recovery/replay.h"
 #include "lottery/cdc/replication_messages.h"
+#include "lottery/common/json.h"
 #include "lottery/common/pg.h"
 
 namespace lottery::cdc::recovery {
+
+namespace {
+// Whether the last `recover` run did not finish, by its progress record's `done` field (a record
+// that does not parse counts as unfinished: running recover again is the way out either way).
+bool RecoveryUnfinished(const std::optional<std::string>& progress) {
+  if (!progress) return false;
+  auto obj = json::ParseObject(*progress);
+  bool done = false;
+  if (!obj.ok() || !json::Get(*obj, "done", done, true).ok()) return true;
+  return !done;
+}
+}  // namespace
 
 std::string_view VerdictName(Verdict v) {
   switch (v) {
@@ -102,7 +117,7 @@ void Judge(StatusReport& r, const StatusLimits& limits) {
   }
   r.verdict = Verdict::kHealthy;
   r.reason = absl::StrCat("relay streaming, lag ", r.lag_bytes, " bytes");
-  if (r.recovery_progress && r.recovery_progress->find("\"done\":false") != std::string::npos) {
+  if (RecoveryUnfinished(r.recovery_progress)) {
     r.verdict = Verdict::kLagging;
     r.reason = "the last `recover` run did not finish (see recovery:): run it again";
     return;
@@ -206,29 +221,42 @@ std::string StatusText(const StatusReport& r) {
 
 std::string StatusJson(const StatusReport& r) {
   const SlotInfo& s = r.slot;
-  std::string cp = "null";
+  json::Json cp = nullptr;
   if (r.checkpoint) {
-    cp = absl::StrCat("{\"lsn\":", JsonQuote(FormatLsn(r.checkpoint->lsn)),
-                      ",\"commit_time_us\":", r.checkpoint->commit_time,
-                      ",\"system_id\":", JsonQuote(r.checkpoint->system_id),
-                      ",\"written_at_unix_ms\":", r.checkpoint->written_at_unix_ms,
-                      ",\"dead_lettered\":", r.checkpoint->dead_lettered,
-                      ",\"last_dead_letter\":", JsonQuote(r.checkpoint->last_dead_letter), "}");
+    cp = json::Json{{"lsn", FormatLsn(r.checkpoint->lsn)},
+                    {"commit_time_us", r.checkpoint->commit_time},
+                    {"system_id", r.checkpoint->system_id},
+                    {"written_at_unix_ms", r.checkpoint->written_at_unix_ms},
+                    {"dead_lettered", r.checkpoint->dead_lettered},
+                    {"last_dead_letter", r.checkpoint->last_dead_letter}};
   }
-  return absl::StrCat(
-      "{\"verdict\":", JsonQuote(VerdictName(r.verdict)), ",\"slot_name\":", JsonQuote(r.slot_name),
-      ",\"publication\":", JsonQuote(r.publication),
-      ",\"checkpoint_topic\":", JsonQuote(r.checkpoint_topic), ",\"overdue_rows\":", r.overdue_rows,
-      ",\"exit_code\":", static_cast<int>(r.verdict), ",\"reason\":", JsonQuote(r.reason),
-      ",\"slot\":{\"exists\":", s.exists ? "true" : "false",
-      ",\"active\":", s.active ? "true" : "false", ",\"active_pid\":", s.active_pid,
-      ",\"confirmed_flush_lsn\":", JsonQuote(FormatLsn(s.confirmed_flush_lsn)),
-      ",\"restart_lsn\":", JsonQuote(FormatLsn(s.restart_lsn)),
-      ",\"wal_status\":", JsonQuote(s.wal_status), ",\"retained_wal_bytes\":", s.retained_bytes,
-      "},\"current_wal_lsn\":", JsonQuote(FormatLsn(s.current_wal_lsn)), ",\"checkpoint\":", cp,
-      ",\"recovery\":", r.recovery_progress ? *r.recovery_progress : std::string("null"),
-      ",\"lag_bytes\":", r.lag_bytes, ",\"lag_seconds\":",
-      r.lag_seconds ? absl::StrFormat("%.3f", *r.lag_seconds) : std::string("null"), "}");
+  json::Json recovery = nullptr;
+  if (r.recovery_progress) {
+    auto parsed = json::ParseObject(*r.recovery_progress);
+    recovery = parsed.ok() ? *parsed : json::Json(*r.recovery_progress);  // shown as it is
+  }
+  json::Json out{{"verdict", std::string(VerdictName(r.verdict))},
+                 {"slot_name", r.slot_name},
+                 {"publication", r.publication},
+                 {"checkpoint_topic", r.checkpoint_topic},
+                 {"overdue_rows", r.overdue_rows},
+                 {"exit_code", static_cast<int>(r.verdict)},
+                 {"reason", r.reason},
+                 {"slot",
+                  {{"exists", s.exists},
+                   {"active", s.active},
+                   {"active_pid", s.active_pid},
+                   {"confirmed_flush_lsn", FormatLsn(s.confirmed_flush_lsn)},
+                   {"restart_lsn", FormatLsn(s.restart_lsn)},
+                   {"wal_status", s.wal_status},
+                   {"retained_wal_bytes", s.retained_bytes}}},
+                 {"current_wal_lsn", FormatLsn(s.current_wal_lsn)},
+                 {"checkpoint", cp},
+                 {"recovery", recovery},
+                 {"lag_bytes", r.lag_bytes},
+                 {"lag_seconds", nullptr}};
+  if (r.lag_seconds) out["lag_seconds"] = std::round(*r.lag_seconds * 1000) / 1000;
+  return json::Dump(out);
 }
 
 }  // namespace lottery::cdc::recovery

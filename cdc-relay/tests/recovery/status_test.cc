@@ -59,6 +59,13 @@ TEST(StatusVerdict, EachSituationHasItsVerdictAndExitCode) {
   StatusReport unfinished = Healthy();
   unfinished.recovery_progress = R"({"run_id":"r","done":false})";
   EXPECT_EQ(JudgeOf(unfinished), Verdict::kLagging);
+  // The record is parsed, not searched: any spelling of the same JSON means the same.
+  unfinished.recovery_progress = R"({ "run_id": "r", "done" : false })";
+  EXPECT_EQ(JudgeOf(unfinished), Verdict::kLagging);
+  unfinished.recovery_progress = R"({"run_id":"r","note":"\"done\":false","done":true})";
+  EXPECT_EQ(JudgeOf(unfinished), Verdict::kHealthy);
+  unfinished.recovery_progress = "not json";  // unreadable: run recover again
+  EXPECT_EQ(JudgeOf(unfinished), Verdict::kLagging);
 
   StatusReport unknown;
   unknown.reason = "PostgreSQL: connection refused";
@@ -76,6 +83,13 @@ TEST(StatusVerdict, JsonIsValid) {
   ASSERT_EQ(parser.parse(json).get(doc), simdjson::SUCCESS) << json;
   EXPECT_EQ(std::string(doc["verdict"].get_string().value()), "healthy");
   EXPECT_EQ(doc["lag_bytes"].get_int64().value(), 100);
+  // The recovery record is embedded as an object; strings with quotes and control bytes stay JSON.
+  r.recovery_progress = R"({"run_id":"r","done":true})";
+  r.reason = "a \"quoted\"\nreason\x01";
+  json = StatusJson(r);
+  ASSERT_EQ(parser.parse(json).get(doc), simdjson::SUCCESS) << json;
+  EXPECT_TRUE(doc["recovery"]["done"].get_bool().value());
+  EXPECT_EQ(std::string(doc["reason"].get_string().value()), "a \"quoted\"\nreason\x01");
 }
 
 TEST(ReplayJson, ProtobufPayloadInTheJsonMappingOtherwiseBase64) {

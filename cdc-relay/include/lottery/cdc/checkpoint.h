@@ -17,10 +17,6 @@ namespace lottery::cdc {
 
 inline constexpr char kDefaultCheckpointTopic[] = "lottery.relay.checkpoints";
 
-// "a\"b" -> "\"a\\\"b\"" (JSON string literal; bytes >= 0x80 are passed through, so the input
-// should be UTF-8). Shared by the checkpoint value and the recovery commands' JSON output.
-std::string JsonQuote(std::string_view s);
-
 struct Checkpoint {
   std::string slot;
   Lsn lsn = 0;              // end LSN of the last PostgreSQL commit included in Kafka
