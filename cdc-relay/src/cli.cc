@@ -44,7 +44,7 @@ void AddCommonOptions(CLI::App& app, CommonOptions& o) {
       ->capture_default_str();
   app.add_option("--group-commit", o.group_commit,
                  "commit as soon as the stream has nothing more to read (unless behind); the "
-                 "next batch forms while a commit runs. false: wait --batch-ms")
+                 "next batch forms while a commit runs. false (default): wait --batch-ms")
       ->envname("LOTTERY_RELAY_GROUP_COMMIT")
       ->capture_default_str();
   app.add_option("--status-interval-ms", o.status_interval_ms,

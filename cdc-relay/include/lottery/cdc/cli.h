@@ -29,7 +29,7 @@ struct CommonOptions {
   // `lottery-cdc-relay`).
   size_t batch_txns = 500;         // LOTTERY_RELAY_BATCH_TXNS
   int batch_ms = 20;               // LOTTERY_RELAY_BATCH_MS
-  bool group_commit = true;        // LOTTERY_RELAY_GROUP_COMMIT
+  bool group_commit = false;       // LOTTERY_RELAY_GROUP_COMMIT (docs/benchmarks.md)
   int status_interval_ms = 1000;   // LOTTERY_RELAY_STATUS_INTERVAL_MS
   std::string end_lsn;             // --end-lsn X/Y
   int exit_when_idle_ms = 0;       // --exit-when-idle MS

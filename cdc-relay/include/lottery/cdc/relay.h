@@ -29,7 +29,9 @@ struct RelayConfig {
   size_t batch_txns = 500;                             // K
   absl::Duration batch_time = absl::Milliseconds(20);  // M
   // Commit as soon as the stream is drained (BatchTracker::DueWhenDrained); false: wait for M.
-  bool group_commit = true;
+  // Off by default: on a machine where the broker shares the cores, the extra commits cost more
+  // latency than the window (docs/benchmarks.md has the side-by-side runs).
+  bool group_commit = false;
   absl::Duration status_interval = absl::Seconds(1);
   absl::Duration slot_poll_interval = absl::Seconds(5);  // lag and retained-WAL gauges
   std::string metrics_addr;                              // "host:port"; empty: no HTTP server
