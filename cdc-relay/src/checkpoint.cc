@@ -30,7 +30,7 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view text) {
   Checkpoint c;
   std::string lsn;
   uint64_t events = 0, dead_lettered = 0;
-  for (absl::Status st :
+  for (const absl::Status& st :
        {json::Get(*obj, "slot", c.slot), json::Get(*obj, "lsn", lsn, true),
         json::Get(*obj, "commit_time_us", c.commit_time), json::Get(*obj, "system_id", c.system_id),
         json::Get(*obj, "database", c.database), json::Get(*obj, "events", events),

@@ -38,7 +38,7 @@ absl::StatusOr<RelayClaim> DecodeClaim(std::string_view text) {
   auto obj = json::ParseObject(text);
   if (!obj.ok()) return bad(obj.status().message());
   RelayClaim c;
-  for (absl::Status st :
+  for (const absl::Status& st :
        {json::Get(*obj, "instance", c.instance, true), json::Get(*obj, "host", c.host, true),
         json::Get(*obj, "pid", c.pid, true),
         json::Get(*obj, "claimed_at_unix_ms", c.claimed_at_unix_ms, true)}) {

@@ -40,7 +40,7 @@ absl::StatusOr<SnapshotProgress> DecodeSnapshotProgress(std::string_view text) {
   if (!obj.ok()) return bad(obj.status().message());
   SnapshotProgress p;
   std::string point;
-  for (absl::Status st :
+  for (const absl::Status& st :
        {json::Get(*obj, "consistent_point", point, true),
         json::Get(*obj, "snapshot", p.snapshot, true), json::Get(*obj, "last_seq", p.last_seq),
         json::Get(*obj, "published", p.published), json::Get(*obj, "done", p.done)}) {
