@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace lottery::pg {
@@ -75,6 +76,28 @@ absl::StatusOr<ResultPtr> Exec(PGconn* conn, std::string_view sql,
 absl::Status ExecCommand(PGconn* conn, std::string_view sql, const std::vector<Param>& params) {
   auto res = Exec(conn, sql, params);
   return res.status();
+}
+
+namespace {
+
+template <typename Int>
+absl::StatusOr<Int> IntAt(const PGresult* r, int row, int col, const char* type) {
+  Int v = 0;
+  std::string_view text = Value(r, row, col);
+  if (IsNull(r, row, col) || !absl::SimpleAtoi(absl::string_view(text.data(), text.size()), &v)) {
+    return absl::DataLossError(absl::StrCat("column ", PQfname(r, col), " of row ", row, ": '",
+                                            std::string(text.substr(0, 40)), "' is not an ", type));
+  }
+  return v;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> Int64At(const PGresult* r, int row, int col) {
+  return IntAt<int64_t>(r, row, col, "int64");
+}
+absl::StatusOr<int32_t> Int32At(const PGresult* r, int row, int col) {
+  return IntAt<int32_t>(r, row, col, "int32");
 }
 
 absl::StatusOr<std::string> DecodeByteaHex(std::string_view text) {

@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,11 @@ inline std::string_view Value(const PGresult* r, int row, int col) {
   return std::string_view(PQgetvalue(r, row, col), PQgetlength(r, row, col));
 }
 inline bool IsNull(const PGresult* r, int row, int col) { return PQgetisnull(r, row, col) != 0; }
+
+// Typed reads of a text-format cell. kDataLoss naming the column when the cell is NULL or not
+// an integer of that width: a row the schema cannot produce stops the caller, it never throws.
+absl::StatusOr<int64_t> Int64At(const PGresult* r, int row, int col);
+absl::StatusOr<int32_t> Int32At(const PGresult* r, int row, int col);
 
 // Decodes a bytea in text output ("\x0a0b...") into raw bytes.
 absl::StatusOr<std::string> DecodeByteaHex(std::string_view text);
