@@ -190,29 +190,30 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
     }
     input.messages = std::move(batch);
     absl::Time t0 = absl::Now();
-    absl::StatusOr<BatchResult> r = ApplyBatch(pg_.get(), input, options_);
+    absl::StatusOr<BatchOutcome> outcome = ApplyBatch(pg_.get(), input, options_);
     batch = std::move(input.messages);
-    if (!r.ok()) {
+    if (!outcome.ok()) {
+      const absl::Status& failed = outcome.status();
       metrics_.retries.Inc();
       spdlog::warn("batch of {} records not committed, redoing it: {}", batch.size(),
-                   r.status().ToString());
-      health_.BatchFailed(r.status());
-      if (r.status().code() == absl::StatusCode::kUnavailable) {
+                   failed.ToString());
+      health_.BatchFailed(failed);
+      if (failed.code() == absl::StatusCode::kUnavailable) {
         pg_.reset();
-        health_.PgLost(r.status());
+        health_.PgLost(failed);
       }
       PublishHealth();
       RefreshLag(/*query=*/true);  // the backlog grows while nothing commits
-      if (r.status().code() != absl::StatusCode::kAborted) {
+      if (failed.code() != absl::StatusCode::kAborted) {
         Sleep(backoff_, &stop);
         backoff_ = std::min(backoff_ * 2, kMaxBackoff);
       }
-      if (stop.load() && (pg_ == nullptr || r.status().code() != absl::StatusCode::kAborted))
+      if (stop.load() && (pg_ == nullptr || failed.code() != absl::StatusCode::kAborted))
         return false;
       continue;
     }
-    if (!r->fenced.empty()) {
-      for (const auto& [tp, stored] : r->fenced) {
+    if (const auto* fenced = std::get_if<Fenced>(&*outcome)) {
+      for (const auto& [tp, stored] : fenced->stored) {
         spdlog::warn("{}[{}]: PostgreSQL holds offset {}, not ours; seeking there", tp.first,
                      tp.second, stored);
         metrics_.fenced.Inc();
@@ -226,6 +227,7 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
       }
       continue;
     }
+    const BatchResult* r = &std::get<BatchResult>(*outcome);
     backoff_ = absl::Milliseconds(100);
     last_commit_ = last_pg_ok_ = absl::Now();
     health_.BatchCommitted();

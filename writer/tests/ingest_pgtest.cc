@@ -46,7 +46,7 @@ BatchResult Apply(PGconn* conn, std::vector<RawMessage> msgs, const IngestOption
   BatchInput in;
   in.messages = std::move(msgs);
   in.expected = std::move(expected);
-  auto r = ApplyBatch(conn, in, o);
+  auto r = testing::Committed(ApplyBatch(conn, in, o));
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? *r : BatchResult{};
 }
@@ -64,7 +64,6 @@ TEST(Ingest, FillsStartsAndDrawsInOneTransaction) {
       Stake(2, 0, NewId(), p[3], g2),      Stake(2, 1, NewId(), p[3], g1),
       Stake(2, 2, NewId(), p[4], g1),      Stake(2, 3, NewId(), p[5], g1)};
   BatchResult r = Apply(conn.get(), msgs, Options(3));
-  EXPECT_TRUE(r.committed);
   EXPECT_EQ(r.entries, 8u);
   EXPECT_EQ(r.lotteries_opened, 3u);
   EXPECT_EQ(r.lotteries_started, 2u);
@@ -96,7 +95,6 @@ TEST(Ingest, DuplicatesWithinAndAcrossBatchesBecomeOneEntry) {
   EXPECT_EQ(a.duplicates, 1u);
   BatchResult b = Apply(conn.get(), {Stake(0, 2, e1, pl, g), Stake(1, 1, e2, pl, g)}, Options(3),
                         {{{kTopic, 0}, 2}, {{kTopic, 1}, 1}});
-  EXPECT_TRUE(b.committed);
   EXPECT_EQ(b.entries, 0u);
   EXPECT_EQ(b.duplicates, 2u);
   EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery_entry"), 2);
@@ -139,13 +137,14 @@ TEST(Ingest, FencedWhenPostgresHoldsAnotherOffset) {
   in.expected = {{{kTopic, 0}, 0}};
   auto r = ApplyBatch(conn.get(), in, Options(3));
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_FALSE(r->committed);
-  EXPECT_EQ(r->fenced.at({kTopic, 0}), 1);
+  ASSERT_TRUE(std::holds_alternative<Fenced>(*r));
+  EXPECT_EQ(std::get<Fenced>(*r).stored.at({kTopic, 0}), 1);
   // So may one that thinks there is no row.
   in.expected = {};
   r = ApplyBatch(conn.get(), in, Options(3));
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->fenced.at({kTopic, 0}), 1);
+  ASSERT_TRUE(std::holds_alternative<Fenced>(*r));
+  EXPECT_EQ(std::get<Fenced>(*r).stored.at({kTopic, 0}), 1);
   EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery_entry"), 1);
 }
 
@@ -200,7 +199,7 @@ TEST(Ingest, LotteryLeftStartedIsDrawnWithItsStoredSeed) {
   EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery_entry WHERE status = 'winner'"),
             winner.player_id == *lottery::domain::ParseUuid(players[1]) ? 2 : 1);
   EXPECT_EQ(*DrawLeftoverLotteries(conn.get(), Options(4)), 0);
-  ExpectInvariants(db, /*lifecycle_events=*/false);
+  ExpectInvariants(db, /*created_events=*/false);
 }
 
 TEST(Ingest, JsonEventFormat) {

@@ -91,7 +91,7 @@ TEST(Roles, TheWritersWholeIngestPathRunsAsLotteryWriter) {
   const std::string g = NewId();
   BatchInput in;
   in.messages = {Stake(0, g), Stake(1, g), Stake(2, g, "-1"), Stake(3, g)};
-  auto r = ApplyBatch(conn.get(), in, Options());
+  auto r = testing::Committed(ApplyBatch(conn.get(), in, Options()));
   ASSERT_OK(r);
   EXPECT_EQ(r->awards, 1u);
   EXPECT_EQ(r->rejected, 1u);
@@ -101,13 +101,13 @@ TEST(Roles, TheWritersWholeIngestPathRunsAsLotteryWriter) {
   again.messages[0].headers = in.messages[0].headers;
   again.messages[0].value = in.messages[0].value;
   again.expected[{"stakes", 0}] = 4;
-  auto r2 = ApplyBatch(conn.get(), again, Options());
+  auto r2 = testing::Committed(ApplyBatch(conn.get(), again, Options()));
   ASSERT_OK(r2);
   EXPECT_EQ(r2->duplicates, 1u);
   ASSERT_OK(DrawLeftoverLotteries(conn.get(), Options()));
   ASSERT_OK(ReadOffsets(conn.get(), "g", {{"stakes", 0}}));
   ASSERT_OK(PruneOutbox(conn.get(), 86400, 1000));  // the statement, not a deletion
-  testing::ExpectInvariants(db, /*lifecycle_events=*/false);
+  testing::ExpectInvariants(db);
 }
 
 TEST(Roles, TheWriterCannotChangeTheSchemaTheMigrationsOrTheRules) {

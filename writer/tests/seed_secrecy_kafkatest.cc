@@ -146,7 +146,7 @@ TEST(SeedSecrecy, NoSeedReachesTheWalBeforeItsAwardAndNoKeyEver) {
   EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery WHERE status = 'finished'"), 19);
   EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery WHERE status = 'in_waiting'"), 3);
   EXPECT_EQ(Count(db, "SELECT count(*) FROM lottery WHERE server_seed IS NOT NULL"), 0);
-  testing::ExpectInvariants(db, /*lifecycle_events=*/false);
+  testing::ExpectInvariants(db, /*created_events=*/false);
 
   // Every change of the whole run, in commit order.
   auto rows = pg::Exec(conn.get(), "SELECT data FROM pg_logical_slot_get_changes($1, NULL, NULL)",

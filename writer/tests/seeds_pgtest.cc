@@ -64,7 +64,7 @@ absl::StatusOr<BatchResult> Apply(PGconn* conn, std::vector<RawMessage> msgs,
   BatchInput in;
   in.expected[{"stakes", 0}] = expected;
   in.messages = std::move(msgs);
-  return ApplyBatch(conn, in, o);
+  return testing::Committed(ApplyBatch(conn, in, o));
 }
 
 d::Seed Derived(const std::string& key_hex, const std::string& lottery_id) {
@@ -131,7 +131,7 @@ TEST(Seeds, ALotteryLeftStartedIsDrawnWithItsReDerivedSeed) {
   auto awards = AwardsByLottery(db);
   ASSERT_EQ(awards.count(lid), 1u);
   EXPECT_EQ(d::ToHex(awards[lid].proof().server_seed()), d::ToHex(Derived(kKeyOldHex, lid)));
-  ExpectInvariants(db, /*lifecycle_events=*/false);
+  ExpectInvariants(db, /*created_events=*/false);
 }
 
 TEST(Seeds, RotationKeepsDrawingOldLotteriesWithTheirOwnKey) {
@@ -165,7 +165,7 @@ TEST(Seeds, AnOpenLotteryWithAStoredSeedIsStillFilledAndDrawnWithIt) {
   auto awards = AwardsByLottery(db);
   ASSERT_EQ(awards.count(lid), 1u);
   EXPECT_EQ(d::ToHex(awards[lid].proof().server_seed()), d::ToHex(*seed));
-  ExpectInvariants(db, /*lifecycle_events=*/false);
+  ExpectInvariants(db, /*created_events=*/false);
 }
 
 TEST(Seeds, AKeyIdTheWriterDoesNotHoldIsRefusedNeverDrawn) {

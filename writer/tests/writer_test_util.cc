@@ -119,7 +119,19 @@ bool ParseAwardRow(const PGresult* r, int row, lottery::v1::AwardCreated& award)
 
 }  // namespace
 
-void ExpectInvariants(const lottery::testing::TestDatabase& db, bool lifecycle_events) {
+absl::StatusOr<BatchResult> Committed(absl::StatusOr<BatchOutcome> outcome) {
+  if (!outcome.ok()) return outcome.status();
+  if (const auto* fenced = std::get_if<Fenced>(&*outcome)) {
+    std::string parts;
+    for (const auto& [tp, stored] : fenced->stored) {
+      absl::StrAppend(&parts, " ", tp.first, "[", tp.second, "]@", stored);
+    }
+    return absl::FailedPreconditionError(absl::StrCat("fenced:", parts));
+  }
+  return std::get<BatchResult>(std::move(*outcome));
+}
+
+void ExpectInvariants(const lottery::testing::TestDatabase& db, bool created_events) {
   EXPECT_EQ(Count(db,
                   "SELECT count(*) FROM (SELECT game_id FROM lottery WHERE status = 'in_waiting' "
                   "GROUP BY game_id HAVING count(*) > 1) x"),
@@ -159,17 +171,18 @@ void ExpectInvariants(const lottery::testing::TestDatabase& db, bool lifecycle_e
                   "SELECT count(*) FROM lottery_entry e JOIN lottery l ON l.id = e.lottery_id "
                   "WHERE l.status = 'finished' AND e.status NOT IN ('winner', 'finished')"),
             0);
-  if (lifecycle_events) {
+  if (created_events) {
     EXPECT_EQ(Count(db,
                     "SELECT count(*) FROM lottery l WHERE (SELECT count(*) FROM outbox o WHERE "
                     "o.type = 'lotteryCreated' AND o.aggregateid = l.id::text) <> 1"),
               0);
-    EXPECT_EQ(Count(db,
-                    "SELECT count(*) FROM lottery l WHERE status = 'finished' AND (SELECT count(*) "
-                    "FROM outbox o "
-                    "WHERE o.type = 'lotteryStarted' AND o.aggregateid = l.id::text) <> 1"),
-              0);
   }
+  EXPECT_EQ(Count(db,
+                  "SELECT count(*) FROM lottery l WHERE status = 'finished' AND (SELECT count(*) "
+                  "FROM outbox o WHERE o.type = 'lotteryStarted' AND o.aggregateid = l.id::text) "
+                  "<> 1"),
+            0)
+      << "a drawn lottery without its lotteryStarted event";
   EXPECT_EQ(Count(db, "SELECT count(*) FROM outbox WHERE type = 'lotteryAwardCreated'"),
             Count(db, "SELECT count(*) FROM lottery WHERE status = 'finished'"));
 

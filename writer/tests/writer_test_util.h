@@ -7,8 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "lottery/testing/stack.h"
 #include "lottery/v1/award.pb.h"
+#include "lottery/writer/ingest.h"
 #include "lottery/writer/seed_keys.h"
 
 namespace lottery::writer::testing {
@@ -38,6 +40,9 @@ std::unique_ptr<lottery::testing::Process> StartWriter(const std::string& db_dsn
                                                        const std::vector<std::string>& extra_args,
                                                        const std::string& log_name);
 
+// The counts of a committed batch; a fenced one is kFailedPrecondition naming the partitions.
+absl::StatusOr<BatchResult> Committed(absl::StatusOr<BatchOutcome> outcome);
+
 // An int64 scalar.
 int64_t Count(const lottery::testing::TestDatabase& db, const std::string& sql);
 
@@ -47,9 +52,10 @@ int64_t Count(const lottery::testing::TestDatabase& db, const std::string& sql);
 //  - finished lotteries have exactly players_needed distinct players, one award, one
 //    lotteryAwardCreated outbox row whose AwardCreated verifies (VerifyAward) and names the
 //    stored winner and win_sum, exactly one winner entry player; no lottery left started;
-//  - every started lottery has one lotteryStarted row, every lottery one lotteryCreated row.
+//  - every finished lottery has one lotteryStarted row; with `created_events`, every lottery
+//    one lotteryCreated row (off for tests that insert lotteries themselves).
 //  - every award reveals the seed of the commitment stored with its lottery.
-void ExpectInvariants(const lottery::testing::TestDatabase& db, bool lifecycle_events = true);
+void ExpectInvariants(const lottery::testing::TestDatabase& db, bool created_events = true);
 
 // The protobuf AwardCreated events of the outbox, by lottery id.
 std::map<std::string, lottery::v1::AwardCreated> AwardsByLottery(

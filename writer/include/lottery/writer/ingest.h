@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -61,8 +62,8 @@ struct BatchInput {
   std::map<TopicPartition, std::optional<int64_t>> expected;
 };
 
+// The counts of a committed batch.
 struct BatchResult {
-  bool committed = false;
   uint64_t consumed = 0, entries = 0, duplicates = 0, rejected = 0, skipped = 0;
   // Repeats of an event id with another body (also counted in `rejected`).
   uint64_t conflicting_duplicates = 0;
@@ -70,13 +71,20 @@ struct BatchResult {
   std::map<std::string, uint64_t> skipped_by_type;
   uint64_t lotteries_opened = 0, lotteries_started = 0, lotteries_finished = 0, awards = 0;
   uint64_t draw_failures = 0;
-  std::map<TopicPartition, int64_t> next_offsets;  // committed positions (when committed)
-  std::map<TopicPartition, int64_t> fenced;        // stored offsets that differed (not committed)
+  std::map<TopicPartition, int64_t> next_offsets;  // the committed positions
 };
 
+// A batch that was not applied: PostgreSQL holds other offsets than the caller expected.
+struct Fenced {
+  std::map<TopicPartition, int64_t> stored;  // the stored offsets that differed
+};
+
+// Committed (the counts) or fenced (nothing written).
+using BatchOutcome = std::variant<BatchResult, Fenced>;
+
 // Runs the batch transaction (BEGIN ... COMMIT) on `conn`. See the contract above.
-absl::StatusOr<BatchResult> ApplyBatch(PGconn* conn, const BatchInput& input,
-                                       const IngestOptions& options);
+absl::StatusOr<BatchOutcome> ApplyBatch(PGconn* conn, const BatchInput& input,
+                                        const IngestOptions& options);
 
 // Draws every lottery left `started` (by an older version or a draw that failed), each in its
 // own transaction under its game's lock. Returns how many were finished.
