@@ -14,7 +14,7 @@
 // last participant (canonical order = first entry first) names it. Stakes are keyed by game id so
 // a game's stakes stay in order in one partition.
 //
-// Clocks: the latency is steady_clock (monotonic) from the moment rd_kafka_producev() is called
+// Clocks: the latency is steady_clock (monotonic) from the moment kafka::Produce() is called
 // for the filling stake (before its delivery report) to the moment the consumer's poll returns the
 // award, both in this process. The breakdown uses wall clocks of the same machine: outbox
 // created_at (the writer's transaction start, PostgreSQL now()) and the award record's Kafka
@@ -38,6 +38,7 @@
 #include "lottery/common/cli.h"
 #include "lottery/common/kafka.h"
 #include "lottery/common/pg.h"
+#include "lottery/common/status.h"
 #include "lottery/v1/award.pb.h"
 
 namespace {
@@ -111,22 +112,8 @@ absl::StatusOr<KafkaPtr> AwardConsumer(const std::string& bootstrap, const std::
   if (!conf.ok()) return conf.status();
   auto c = lottery::kafka::MakeClient(RD_KAFKA_CONSUMER, std::move(*conf));
   if (!c.ok()) return c.status();
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_topic_t* t = rd_kafka_topic_new(c->get(), topic.c_str(), nullptr);
-  rd_kafka_resp_err_t err = rd_kafka_metadata(c->get(), 0, t, &md, 10000);
-  rd_kafka_topic_destroy(t);
-  if (err) return lottery::kafka::StatusFromCode(err, "metadata");
-  lottery::kafka::TopicPartitionListPtr parts(rd_kafka_topic_partition_list_new(8));
-  if (md->topic_cnt == 1 && md->topics[0].err == 0) {
-    for (int p = 0; p < md->topics[0].partition_cnt; ++p) {
-      rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), md->topics[0].partitions[p].id)
-          ->offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-  }
-  rd_kafka_metadata_destroy(md);
-  if (parts->cnt == 0) return absl::NotFoundError(absl::StrCat("topic ", topic, " not found"));
-  if (auto e = rd_kafka_assign(c->get(), parts.get()))
-    return lottery::kafka::StatusFromCode(e, "assign");
+  RETURN_IF_ERROR(lottery::kafka::AssignAllPartitions(c->get(), topic, RD_KAFKA_OFFSET_BEGINNING,
+                                                      std::chrono::seconds(10)));
   return c;
 }
 
@@ -234,14 +221,13 @@ int Run(const RunOptions& o) {
     const int64_t wall = WallMicros();
     max_behind_ms =
         std::max(max_behind_ms, std::chrono::duration<double, std::milli>(t - due).count());
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topics.stake.c_str()), RD_KAFKA_V_KEY(game.data(), game.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADER("uuid", id.data(), id.size()),
-        RD_KAFKA_V_END);
-    if (err) {
+    const lottery::kafka::Header uuid[] = {{"uuid", id}};
+    absl::Status produced = lottery::kafka::Produce(
+        rk, {.topic = topics.stake, .key = game, .value = value, .headers = uuid},
+        std::chrono::seconds(10));
+    if (!produced.ok()) {
       ++produce_errors;
-      fprintf(stderr, "e2e bench: produce: %s\n", rd_kafka_err2str(err));
+      fprintf(stderr, "e2e bench: %s\n", produced.ToString().c_str());
     }
     if (k == N - 1) {
       Filling& f = filling[static_cast<size_t>(g) * lots_per_game + lot];

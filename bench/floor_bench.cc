@@ -32,6 +32,7 @@
 #include "lottery/common/cli.h"
 #include "lottery/common/kafka.h"
 #include "lottery/common/pg.h"
+#include "lottery/common/status.h"
 
 namespace {
 
@@ -154,15 +155,8 @@ class Service {
         return err;
       }
       for (const auto& s : seqs) {
-        rd_kafka_resp_err_t err;
-        while ((err = rd_kafka_producev(out_.get(), RD_KAFKA_V_TOPIC(out_topic.c_str()),
-                                        RD_KAFKA_V_KEY(s.data(), s.size()),
-                                        RD_KAFKA_V_VALUE(const_cast<char*>(s.data()), s.size()),
-                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-          rd_kafka_poll(out_.get(), 10);
-        }
-        if (err) return lottery::kafka::StatusFromCode(err, "produce");
+        RETURN_IF_ERROR(
+            lottery::kafka::Produce(out_.get(), {.topic = out_topic, .key = s, .value = s}));
       }
       if (rd_kafka_error_t* e = rd_kafka_commit_transaction(out_.get(), 30000)) {
         absl::Status err = lottery::kafka::StatusFromError(e, "commit_transaction");
@@ -224,11 +218,9 @@ int Run(const Options& o) {
     const std::string v = std::to_string(i);
     const std::string key = std::to_string(i % 50);
     produced[i] = Mono::now();
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        producer->get(), RD_KAFKA_V_TOPIC(in_topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-    if (err) fprintf(stderr, "floor bench: produce: %s\n", rd_kafka_err2str(err));
+    absl::Status st = lottery::kafka::Produce(
+        producer->get(), {.topic = in_topic, .key = key, .value = v}, std::chrono::seconds(10));
+    if (!st.ok()) fprintf(stderr, "floor bench: %s\n", st.ToString().c_str());
     rd_kafka_poll(producer->get(), 0);
   }
   const double measured_rate =

@@ -21,6 +21,7 @@
 #include "lottery/common/cli.h"
 #include "lottery/common/kafka.h"
 #include "lottery/common/pg.h"
+#include "lottery/common/status.h"
 
 namespace {
 
@@ -69,44 +70,22 @@ absl::StatusOr<KafkaPtr> Consumer(const std::string& bootstrap, const std::strin
   auto c = lottery::kafka::MakeClient(RD_KAFKA_CONSUMER, std::move(*conf));
   if (!c.ok()) return c.status();
   rd_kafka_t* rk = c->get();
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &md, 10000);
-  rd_kafka_topic_destroy(t);
-  if (err) return lottery::kafka::StatusFromCode(err, "metadata");
-  lottery::kafka::TopicPartitionListPtr parts(rd_kafka_topic_partition_list_new(8));
-  if (md->topic_cnt == 1 && md->topics[0].err == 0) {
-    for (int p = 0; p < md->topics[0].partition_cnt; ++p) {
-      rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), md->topics[0].partitions[p].id)
-          ->offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-  }
-  rd_kafka_metadata_destroy(md);
-  if (parts->cnt == 0) return absl::NotFoundError(absl::StrCat("topic ", topic, " not found"));
-  rd_kafka_assign(rk, parts.get());
+  RETURN_IF_ERROR(lottery::kafka::AssignAllPartitions(rk, topic, RD_KAFKA_OFFSET_BEGINNING,
+                                                      std::chrono::seconds(10)));
   return c;
 }
 
 int Count(const std::string& bootstrap, const std::string& topic) {
-  auto c = Consumer(bootstrap, topic);
-  if (!c.ok()) return Fail(c.status());
-  rd_kafka_topic_partition_list_t* assignment = nullptr;
-  rd_kafka_assignment(c->get(), &assignment);
-  int eof_left = assignment->cnt;
-  rd_kafka_topic_partition_list_destroy(assignment);
   int64_t count = 0;
-  auto deadline = Clock::now() + std::chrono::seconds(120);
-  while (eof_left > 0 && Clock::now() < deadline) {
-    MessagePtr m(rd_kafka_consumer_poll(c->get(), 200));
-    if (!m) continue;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      --eof_left;
-    } else if (m->err == 0) {
-      ++count;
-    }
-  }
+  absl::Status st = lottery::kafka::ReadToEnd(
+      {topic}, {.client = {{"bootstrap.servers", bootstrap}}, .timeout = std::chrono::seconds(120)},
+      [&](const rd_kafka_message_t&) {
+        ++count;
+        return absl::OkStatus();
+      });
+  if (!st.ok()) return Fail(st);
   printf("%lld\n", static_cast<long long>(count));
-  return eof_left == 0 ? 0 : 1;
+  return 0;
 }
 
 int Latency(const std::string& dsn, const std::string& bootstrap, const std::string& topic,

@@ -45,18 +45,11 @@ int Produce(const std::string& bootstrap, const std::string& topic, int64_t coun
                      p[rng() % players], R"(","gameId":")", g[rng() % games], R"(","stake":")",
                      1 + rng() % 1000, R"("}})");
     std::string id = FormatUuid(NewRandomUuid());
-    while (true) {
-      rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer->get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(value.data(), value.size()),
-          RD_KAFKA_V_HEADER("uuid", id.data(), id.size()), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        rd_kafka_poll(producer->get(), 100);
-        continue;
-      }
-      if (err) return std::cerr << rd_kafka_err2str(err) << "\n", 1;
-      break;
-    }
+    const lottery::kafka::Header uuid[] = {{"uuid", id}};
+    absl::Status st =
+        lottery::kafka::Produce(producer->get(), {.topic = topic, .value = value, .headers = uuid},
+                                std::chrono::minutes(2));
+    if (!st.ok()) return std::cerr << st << "\n", 1;
     rd_kafka_poll(producer->get(), 0);
   }
   if (rd_kafka_flush(producer->get(), 120000) != RD_KAFKA_RESP_ERR_NO_ERROR)

@@ -13,10 +13,7 @@ using ::lottery::testing::KafkaBootstrap;
 using ::lottery::testing::UniqueName;
 
 void Produce(rd_kafka_t* rk, const std::string& topic, const std::string& value) {
-  ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
-                              RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-            RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_OK(kafka::Produce(rk, {.topic = topic, .value = value, .partition = 0}));
 }
 
 TEST(BrokerTest, ReadCommittedSeesOnlyCommittedTransactions) {

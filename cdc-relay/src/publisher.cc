@@ -107,77 +107,57 @@ absl::Status TransactionalProducer::Begin() {
 
 void TransactionalProducer::LearnTopic(const std::string& topic) {
   if (known_topics_.contains(topic)) return;
-  rd_kafka_topic_t* t = rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
-  const rd_kafka_metadata_t* md = nullptr;
   // Best effort: on failure the produce path still works, only the first commit waits longer.
-  if (rd_kafka_metadata(rk_.get(), 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      known_topics_.insert(topic);
-    }
-    rd_kafka_metadata_destroy(md);
-  }
-  rd_kafka_topic_destroy(t);
+  auto ids = kafka::PartitionIds(rk_.get(), topic, std::chrono::seconds(5));
+  if (ids.ok() && !ids->empty()) known_topics_.insert(topic);
 }
 
-absl::Status TransactionalProducer::ProduceRecord(
-    const std::string& topic, const std::string& key, const std::string& value,
-    const std::vector<std::pair<std::string, std::string>>& headers) {
+absl::Status TransactionalProducer::ProduceRecord(const kafka::OutRecord& record) {
+  const std::string topic(record.topic);
   LearnTopic(topic);
-  rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
-  for (const auto& [k, v] : headers) {
-    rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(),
-                        static_cast<ssize_t>(v.size()));
-  }
   // A full local queue means the brokers do not take messages: wait a while, then report
   // kUnavailable so the caller can keep PostgreSQL informed and honour SIGTERM.
-  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (true) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(hdrs),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();  // headers now owned
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && std::chrono::steady_clock::now() < give_up) {
-      rd_kafka_poll(rk_.get(), 50);  // local queue full: wait for deliveries
-      continue;
-    }
-    rd_kafka_headers_destroy(hdrs);
-    if (IsPermanentRecordError(err)) {
-      // Refused before it entered the transaction: the transaction is intact, the record is bad.
-      return absl::InvalidArgumentError(
-          absl::StrCat("produce to ", topic, ": ", rd_kafka_err2str(err)));
-    }
-    if (err == RD_KAFKA_RESP_ERR__STATE || err == RD_KAFKA_RESP_ERR__FENCED ||
-        err == RD_KAFKA_RESP_ERR__FATAL) {
-      // The transaction is in an error state; commit/abort tells which.
-      char buf[512];
-      if (rd_kafka_fatal_error(rk_.get(), buf, sizeof(buf)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return absl::FailedPreconditionError(absl::StrCat("Kafka producer fatal error: ", buf));
-      }
-      return absl::AbortedError(absl::StrCat("produce to ", topic, ": ", rd_kafka_err2str(err)));
-    }
-    return kafka::StatusFromCode(err, absl::StrCat("produce to ", topic).c_str());
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  absl::Status st = kafka::Produce(
+      rk_.get(), record, std::chrono::steady_clock::now() + std::chrono::seconds(10), &err);
+  if (st.ok() || err == RD_KAFKA_RESP_ERR__QUEUE_FULL) return st;
+  if (IsPermanentRecordError(err)) {
+    // Refused before it entered the transaction: the transaction is intact, the record is bad.
+    return absl::InvalidArgumentError(
+        absl::StrCat("produce to ", topic, ": ", rd_kafka_err2str(err)));
   }
+  if (err == RD_KAFKA_RESP_ERR__STATE || err == RD_KAFKA_RESP_ERR__FENCED ||
+      err == RD_KAFKA_RESP_ERR__FATAL) {
+    // The transaction is in an error state; commit/abort tells which.
+    char buf[512];
+    if (rd_kafka_fatal_error(rk_.get(), buf, sizeof(buf)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::FailedPreconditionError(absl::StrCat("Kafka producer fatal error: ", buf));
+    }
+    return absl::AbortedError(absl::StrCat("produce to ", topic, ": ", rd_kafka_err2str(err)));
+  }
+  return st;
 }
 
 absl::Status TransactionalProducer::Produce(const OutboxEvent& event, Lsn commit_end_lsn) {
-  return ProduceRecord(event.topic, event.aggregateid, event.payload,
-                       EventHeaders(event, commit_end_lsn));
+  const std::vector<kafka::Header> headers = EventHeaders(event, commit_end_lsn);
+  return ProduceRecord(
+      {.topic = event.topic, .key = event.aggregateid, .value = event.payload, .headers = headers});
 }
 
 absl::Status TransactionalProducer::Produce(const KafkaRecord& record) {
-  return ProduceRecord(record.topic, record.key, record.value, record.headers);
+  return ProduceRecord(
+      {.topic = record.topic, .key = record.key, .value = record.value, .headers = record.headers});
 }
 
 absl::Status TransactionalProducer::ProduceCheckpoint(const std::string& topic,
                                                       const Checkpoint& checkpoint) {
-  return ProduceRecord(topic, checkpoint.slot, EncodeCheckpoint(checkpoint), {});
+  const std::string value = EncodeCheckpoint(checkpoint);
+  return ProduceRecord({.topic = topic, .key = checkpoint.slot, .value = value});
 }
 
 absl::Status TransactionalProducer::ProduceKeyed(const std::string& topic, const std::string& key,
                                                  const std::string& value) {
-  return ProduceRecord(topic, key, value, {});
+  return ProduceRecord({.topic = topic, .key = key, .value = value});
 }
 
 absl::Status TransactionalProducer::Commit(std::chrono::milliseconds timeout) {

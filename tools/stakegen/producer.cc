@@ -103,22 +103,12 @@ absl::StatusOr<Summary> Publisher::Publish(Generator& gen, int64_t count, double
       if (stop && stop()) break;
     }
     Message m = gen.Next();
-    rd_kafka_headers_t* hdrs = rd_kafka_headers_new(m.headers.size());
-    for (const auto& [k, v] : m.headers)
-      rd_kafka_header_add(hdrs, k.data(), k.size(), v.data(), v.size());
-    rd_kafka_resp_err_t err;
-    while (true) {
-      err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(config_.topic.c_str()),
-                              RD_KAFKA_V_VALUE(m.value.data(), m.value.size()),
-                              RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_END);
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
-      rd_kafka_poll(rk, 50);
-    }
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_headers_destroy(hdrs);  // not owned by librdkafka when produce fails
+    absl::Status produced =
+        kafka::Produce(rk, {.topic = config_.topic, .value = m.value, .headers = m.headers},
+                       std::chrono::milliseconds(config_.flush_timeout_ms));
+    if (!produced.ok()) {
       rd_kafka_flush(rk, config_.flush_timeout_ms);
-      return kafka::StatusFromCode(err, "produce");
+      return produced;
     }
     switch (m.kind) {
       case Kind::kValid:

@@ -27,19 +27,10 @@ std::string Where(const RecordView& r) {
                       "@", r.offset, "]");
 }
 
-// Partition count of `topic`, 0 when it does not exist (yet).
+// Partition count of `topic`, 0 when it does not exist (yet) or the cluster does not answer.
 int PartitionCount(rd_kafka_t* rk, const std::string& topic) {
-  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &md, 5000);
-  rd_kafka_topic_destroy(t);
-  int n = 0;
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-      md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    n = md->topics[0].partition_cnt;
-  }
-  if (md != nullptr) rd_kafka_metadata_destroy(md);
-  return n;
+  auto ids = kafka::PartitionIds(rk, topic, std::chrono::seconds(5));
+  return ids.ok() ? static_cast<int>(ids->size()) : 0;
 }
 
 // Adds partitions [from, to) of `topic` to the assignment, each at its start offset.

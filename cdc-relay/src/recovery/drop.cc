@@ -17,17 +17,8 @@ absl::Status TombstoneCheckpoint(const DropOptions& o) {
   ASSIGN_OR_RETURN(auto producer,
                    TransactionalProducer::Create(o.kafka_props, TransactionalIdForSlot(o.slot)));
   RETURN_IF_ERROR(producer->Begin());
-  while (true) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        producer->get(), RD_KAFKA_V_TOPIC(o.checkpoint_topic.c_str()),
-        RD_KAFKA_V_KEY(o.slot.data(), o.slot.size()), RD_KAFKA_V_VALUE(nullptr, 0), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      rd_kafka_poll(producer->get(), 50);
-      continue;
-    }
-    return kafka::StatusFromCode(err, "produce checkpoint tombstone");
-  }
+  RETURN_IF_ERROR(
+      producer->ProduceRecord({.topic = o.checkpoint_topic, .key = o.slot, .value = std::nullopt}));
   return producer->Commit(std::chrono::seconds(60));
 }
 

@@ -63,25 +63,6 @@ std::string EncodeProgress(const Progress& p) {
                                {"written_at_unix_ms", absl::ToUnixMillis(absl::Now())}});
 }
 
-// Produces the progress record inside the producer's open transaction.
-absl::Status ProduceProgress(rd_kafka_t* rk, const std::string& topic, const std::string& slot,
-                             const Progress& p) {
-  std::string key = ProgressKey(slot);
-  std::string value = EncodeProgress(p);
-  while (true) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
-        RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      rd_kafka_poll(rk, 50);
-      continue;
-    }
-    return absl::AbortedError(absl::StrCat("produce recovery progress: ", rd_kafka_err2str(err)));
-  }
-}
-
 // A temporary slot created with an exported snapshot, and a REPEATABLE READ transaction on that
 // snapshot. Both live as long as this object (the temporary slot is dropped by PostgreSQL when the
 // replication connection closes).
@@ -191,7 +172,7 @@ absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
   ASSIGN_OR_RETURN(auto producer, TransactionalProducer::Create(producer_props, txn_id));
   ASSIGN_OR_RETURN(
       std::optional<Checkpoint> checkpoint,
-      ReadLatestCheckpoint(o.kafka_props, o.checkpoint_topic, o.slot, absl::Seconds(60)));
+      ReadCheckpoint(o.kafka_props, o.checkpoint_topic, o.slot, std::chrono::seconds(60)));
 
   if (slot_lost && info.exists) {  // invalidated: it can never stream again
     spdlog::info("dropping invalidated slot {}", o.slot);
@@ -278,7 +259,8 @@ absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
       cp.written_at_unix_ms = absl::ToUnixMillis(absl::Now());
       RETURN_IF_ERROR(producer->ProduceCheckpoint(o.checkpoint_topic, cp));
     }
-    RETURN_IF_ERROR(ProduceProgress(producer->get(), o.checkpoint_topic, o.slot, progress));
+    RETURN_IF_ERROR(
+        producer->ProduceKeyed(o.checkpoint_topic, ProgressKey(o.slot), EncodeProgress(progress)));
     RETURN_IF_ERROR(producer->Commit(std::chrono::minutes(5)));
     in_txn = 0;
     return absl::OkStatus();

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "lottery/common/migrate.h"
 #include "lottery/common/roles.h"
+#include "lottery/common/testing/status_matchers.h"
 
 namespace lottery::testing {
 namespace {
@@ -145,117 +146,26 @@ std::optional<std::string> Record::Header(const std::string& name) const {
 std::vector<Record> ReadAllCommitted(const std::vector<std::string>& topics,
                                      std::chrono::milliseconds timeout) {
   std::vector<Record> out;
-  auto conf = kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()},
-                               {"group.id", UniqueName("reader")},
-                               {"isolation.level", "read_committed"},
-                               {"enable.auto.commit", "false"},
-                               {"enable.partition.eof", "true"},
-                               {"auto.offset.reset", "earliest"}});
-  if (!conf.ok()) {
-    ADD_FAILURE() << conf.status();
-    return out;
-  }
-  auto consumer = kafka::MakeClient(RD_KAFKA_CONSUMER, std::move(*conf));
-  if (!consumer.ok()) {
-    ADD_FAILURE() << consumer.status();
-    return out;
-  }
-  rd_kafka_t* rk = consumer->get();
-  // The high watermarks as of now, as a read_uncommitted client sees them. A transaction's
-  // commit returns before its markers are on every partition, so a read_committed reader that
-  // stops at its first end-of-partition can miss a transaction committed just before the call.
-  auto peek_conf = kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()},
-                                    {"group.id", UniqueName("peek")},
-                                    {"isolation.level", "read_uncommitted"}});
-  if (!peek_conf.ok()) {
-    ADD_FAILURE() << peek_conf.status();
-    return out;
-  }
-  auto peek = kafka::MakeClient(RD_KAFKA_CONSUMER, std::move(*peek_conf));
-  if (!peek.ok()) {
-    ADD_FAILURE() << peek.status();
-    return out;
-  }
-  // Assign every partition of every topic explicitly (no group rebalance to wait for).
-  kafka::TopicPartitionListPtr assignment(rd_kafka_topic_partition_list_new(16));
-  std::map<std::pair<std::string, int32_t>, int64_t> high;
-  for (const auto& topic : topics) {
-    const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &md, 10000);
-    rd_kafka_topic_destroy(t);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 || md->topics[0].err != 0) {
-      if (md != nullptr) rd_kafka_metadata_destroy(md);
-      continue;  // topic does not exist: nothing in it
-    }
-    for (int p = 0; p < md->topics[0].partition_cnt; ++p) {
-      const int32_t partition = md->topics[0].partitions[p].id;
-      rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), partition)->offset =
-          RD_KAFKA_OFFSET_BEGINNING;
-      int64_t lo = 0, hi = 0;
-      if (rd_kafka_query_watermark_offsets(peek->get(), topic.c_str(), partition, &lo, &hi,
-                                           10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        high[{topic, partition}] = hi;
-      }
-    }
-    rd_kafka_metadata_destroy(md);
-  }
-  if (assignment->cnt == 0) return out;
-  rd_kafka_assign(rk, assignment.get());
-  // Done when every partition reported its end at or past that high watermark. A partition whose
-  // end stays below it holds an open transaction (a killed producer's): once every partition has
-  // reported an end, give the markers kGrace to land, then return what is committed.
-  constexpr auto kGrace = std::chrono::seconds(3);
-  std::map<std::pair<std::string, int32_t>, int64_t> eof_at;
-  auto unfinished = [&] {
-    int n = 0;
-    for (int i = 0; i < assignment->cnt; ++i) {
-      const auto key =
-          std::make_pair(std::string(assignment->elems[i].topic), assignment->elems[i].partition);
-      auto e = eof_at.find(key);
-      auto h = high.find(key);
-      if (e == eof_at.end() || (h != high.end() && e->second < h->second)) ++n;
-    }
-    return n;
-  };
-  int eof_left = assignment->cnt;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::optional<std::chrono::steady_clock::time_point> grace_until;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (eof_left == 0) {
-      if (unfinished() == 0) break;
-      if (!grace_until) grace_until = std::chrono::steady_clock::now() + kGrace;
-      if (std::chrono::steady_clock::now() >= *grace_until) {
-        std::cerr << "ReadAllCommitted: " << unfinished()
-                  << " partition(s) still below their high watermark after the grace period "
-                     "(an open transaction)\n";
-        break;
-      }
-    }
-    kafka::MessagePtr msg(rd_kafka_consumer_poll(rk, 100));
-    if (msg == nullptr) continue;
-    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      const bool first =
-          eof_at.insert_or_assign({rd_kafka_topic_name(msg->rkt), msg->partition}, msg->offset)
-              .second;
-      if (first) --eof_left;
-      continue;
-    }
-    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+  // A transaction's commit returns before its markers are on every partition: up to the high
+  // watermark, with a grace for markers in flight (an open transaction is left behind after it).
+  kafka::ReadToEndOptions o{.client = {{"bootstrap.servers", KafkaBootstrap()}},
+                            .group_id = UniqueName("reader"),
+                            .timeout = timeout,
+                            .marker_grace = std::chrono::seconds(3)};
+  absl::Status st = kafka::ReadToEnd(topics, o, [&](const rd_kafka_message_t& m) {
     Record r;
-    r.topic = rd_kafka_topic_name(msg->rkt);
-    r.partition = msg->partition;
-    r.offset = msg->offset;
-    if (msg->key != nullptr) r.key = std::string(static_cast<const char*>(msg->key), msg->key_len);
-    if (msg->payload != nullptr) r.value.assign(static_cast<const char*>(msg->payload), msg->len);
-    for (auto& [name, value] : kafka::MessageHeaders(msg.get())) {
+    r.topic = rd_kafka_topic_name(m.rkt);
+    r.partition = m.partition;
+    r.offset = m.offset;
+    if (m.key != nullptr) r.key = std::string(static_cast<const char*>(m.key), m.key_len);
+    if (m.payload != nullptr) r.value.assign(static_cast<const char*>(m.payload), m.len);
+    for (auto& [name, value] : kafka::MessageHeaders(&m)) {
       r.headers.emplace_back(name, value.value_or(""));
     }
     out.push_back(std::move(r));
-  }
-  if (eof_left > 0)
-    ADD_FAILURE() << "ReadAllCommitted: timed out before the end of every partition";
-  rd_kafka_consumer_close(rk);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) ADD_FAILURE() << "ReadAllCommitted: " << st;
   return out;
 }
 
@@ -266,29 +176,14 @@ void ProduceAll(const std::vector<OutRecord>& records) {
   ASSERT_TRUE(conf.ok()) << conf.status();
   auto producer = kafka::MakeClient(RD_KAFKA_PRODUCER, std::move(*conf));
   ASSERT_TRUE(producer.ok()) << producer.status();
-  rd_kafka_t* rk = producer->get();
   for (const auto& r : records) {
-    rd_kafka_headers_t* hdrs = rd_kafka_headers_new(r.headers.size());
-    for (const auto& [k, v] : r.headers)
-      rd_kafka_header_add(hdrs, k.c_str(), k.size(), v.data(), v.size());
-    rd_kafka_resp_err_t err;
-    void* key_ptr = r.key ? const_cast<char*>(r.key->data()) : nullptr;
-    size_t key_len = r.key ? r.key->size() : 0;
-    while (true) {
-      err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(r.topic.c_str()),
-                              RD_KAFKA_V_PARTITION(r.partition),
-                              RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
-                              RD_KAFKA_V_KEY(key_ptr, key_len), RD_KAFKA_V_HEADERS(hdrs),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
-      rd_kafka_poll(rk, 100);
-    }
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_headers_destroy(hdrs);
-      FAIL() << "produce: " << rd_kafka_err2str(err);
-    }
+    ASSERT_OK(kafka::Produce(producer->get(), {.topic = r.topic,
+                                               .key = r.key,
+                                               .value = r.value,
+                                               .headers = r.headers,
+                                               .partition = r.partition}));
   }
-  ASSERT_EQ(rd_kafka_flush(rk, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_EQ(rd_kafka_flush(producer->get(), 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
 Process::Process(const std::vector<std::string>& argv,

@@ -5,9 +5,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "lottery/cdc/lsn.h"
@@ -43,19 +45,28 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view json);
 // Creates the checkpoint topic (1 partition, cleanup.policy=compact) if it does not exist.
 absl::Status EnsureCheckpointTopic(const std::string& bootstrap, const std::string& topic);
 
-// Reads the latest checkpoint of `slot` with a read_committed consumer: assigns every partition
-// of `topic`, reads from the beginning to the end (last value for the key wins). nullopt when the
-// topic or the key does not exist. kUnavailable when Kafka cannot be reached within `timeout`.
+// The one reader of the checkpoint topic. It reads every partition with read_committed from the
+// beginning to the end the topic had when the call started (kafka::ReadToEnd), so it finishes
+// while a relay keeps committing; the last value of each key wins and a tombstone removes it.
+// kUnavailable when Kafka cannot be reached within `timeout`.
 //
-// Call it AFTER the transactional producer of the slot ran init_transactions: that fences any
-// older relay and aborts its open transaction, so nothing can commit behind our back and the
-// last stable offset is not held back by a zombie's open transaction.
+// The daemon calls it AFTER its transactional producer ran init_transactions: that fences any
+// older relay and aborts its open transaction, so nothing can commit behind its back and the
+// last stable offset is not held back by a zombie's transaction. Status and recovery call it
+// without fencing anybody and get the state as of the call.
+
+// The latest checkpoint of `slot`; nullopt when the topic or the key does not exist.
 absl::StatusOr<std::optional<Checkpoint>> ReadCheckpoint(
     const kafka::Properties& client_props, const std::string& topic, const std::string& slot,
     std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-// The latest value of `key` on `topic`, read like ReadCheckpoint (nullopt: no such key, or a
-// tombstone). `slot` names the reader's consumer group.
+// The latest value of each of `keys` (absent or tombstoned: no entry), in one pass. `slot`
+// names the reader's consumer group (never committed to).
+absl::StatusOr<std::map<std::string, std::string>> ReadLatestValues(
+    const kafka::Properties& client_props, const std::string& topic, const std::string& slot,
+    const std::vector<std::string>& keys, std::chrono::milliseconds timeout);
+
+// ReadLatestValues for one key (nullopt: no such key, or a tombstone).
 absl::StatusOr<std::optional<std::string>> ReadLatestValue(
     const kafka::Properties& client_props, const std::string& topic, const std::string& slot,
     const std::string& key, std::chrono::milliseconds timeout = std::chrono::seconds(30));

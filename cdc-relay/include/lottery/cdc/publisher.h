@@ -52,6 +52,11 @@ class TransactionalProducer {
   // Produces a keyed record with no headers (progress records on the checkpoint topic).
   absl::Status ProduceKeyed(const std::string& topic, const std::string& key,
                             const std::string& value);
+  // Produces any record into the open transaction (a tombstone: value = nullopt), with the error
+  // mapping of every call above: kInvalidArgument for a record the broker refuses for good
+  // (the transaction is intact), kAborted / kFailedPrecondition when the transaction or the
+  // producer is broken, kUnavailable when the local queue stays full for 10 s.
+  absl::Status ProduceRecord(const kafka::OutRecord& record);
   absl::Status Commit(std::chrono::milliseconds timeout);
   absl::Status Abort(std::chrono::milliseconds timeout);
   bool in_transaction() const { return in_transaction_; }
@@ -66,9 +71,6 @@ class TransactionalProducer {
   TransactionalProducer(kafka::KafkaPtr rk,
                         std::unique_ptr<absl::flat_hash_map<std::string, std::string>> rejected)
       : rejected_(std::move(rejected)), rk_(std::move(rk)) {}
-  absl::Status ProduceRecord(const std::string& topic, const std::string& key,
-                             const std::string& value,
-                             const std::vector<std::pair<std::string, std::string>>& headers);
   // Fetches the metadata of a topic the first time it is produced to: librdkafka would otherwise
   // wait for its next metadata refresh (~1 s) inside the first commit.
   void LearnTopic(const std::string& topic);

@@ -67,24 +67,9 @@ absl::StatusOr<absl::flat_hash_set<std::string>> PublishedIds(
     const kafka::Properties& props, const std::vector<std::string>& topics, absl::Time since,
     absl::Duration timeout);
 
-// Reads every partition of `topics` with read_committed, from the first record at or after
-// `since` (InfinitePast: from the beginning), up to the end each partition had when the call
-// started (later records may be seen too), calling `fn` for each record; its error ends the scan.
-// Missing topics are empty. kUnavailable when it takes longer than `timeout`.
-absl::Status ScanTopics(const kafka::Properties& props, const std::vector<std::string>& topics,
-                        absl::Time since, absl::Duration timeout,
-                        const std::function<absl::Status(const rd_kafka_message_t&)>& fn);
-
-// The relay's latest checkpoint of `slot`, like ReadCheckpoint (checkpoint.h) but it reads up to
-// the end as of the call instead of until EOF, so it also finishes while a relay keeps committing
-// transactions (status, recover --from-seq). Never fences anybody.
-absl::StatusOr<std::optional<Checkpoint>> ReadLatestCheckpoint(const kafka::Properties& props,
-                                                               const std::string& topic,
-                                                               const std::string& slot,
-                                                               absl::Duration timeout);
-
 // The checkpoint and the last recovery progress record of `slot` (raw JSON: run_id, mode,
-// consistent_point, last_seq, published, done), both from the checkpoint topic.
+// consistent_point, last_seq, published, done), both from the checkpoint topic in one pass of
+// the checkpoint reader (checkpoint.h). Never fences anybody.
 struct CheckpointRecords {
   std::optional<Checkpoint> checkpoint;
   std::optional<std::string> recovery_progress;
