@@ -1,22 +1,16 @@
 // lottery-writer: consumes stakes from Kafka and applies them to PostgreSQL exactly once
 // (lotteries, draws, awards, outbox rows). See docs/writer.md.
 #include <atomic>
-#include <csignal>
 #include <iostream>
 
 #include "CLI/CLI.hpp"
 #include "lottery/common/cli.h"
-#include "lottery/common/metrics.h"
+#include "lottery/common/daemon.h"
 #include "lottery/writer/config.h"
 #include "lottery/writer/writer.h"
 #include "spdlog/cfg/helpers.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
-
-namespace {
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop.store(true); }
-}  // namespace
 
 int main(int argc, char** argv) {
   lottery::writer::WriterConfig config;
@@ -31,11 +25,7 @@ int main(int argc, char** argv) {
   // Validated at parse time (cli::LogLevel()).
   spdlog::set_level(lottery::cli::ParseLogLevel(config.log_level).value_or(spdlog::level::info));
 
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
+  const std::atomic<bool>& stop = lottery::daemon::InstallStopSignals();
 
   lottery::metrics::Registry registry;
   auto writer = lottery::writer::Writer::Create(config, registry);
@@ -43,19 +33,14 @@ int main(int argc, char** argv) {
     spdlog::error("configuration: {}", writer.status().ToString());
     return 2;
   }
-  std::unique_ptr<lottery::metrics::HttpServer> http;
-  if (!config.metrics_addr.empty() && config.metrics_addr != "off") {
-    auto* w = writer->get();
-    auto server = lottery::metrics::HttpServer::Start(config.metrics_addr, &registry,
-                                                      [w] { return w->Ready(); });
-    if (!server.ok()) {
-      spdlog::error("metrics server on {}: {}", config.metrics_addr, server.status().ToString());
-      return 2;
-    }
-    http = std::move(*server);
-    spdlog::info("metrics on http://{}/metrics", config.metrics_addr);
+  auto* w = writer->get();
+  auto http = lottery::daemon::StartMetricsServer(config.metrics_addr, &registry,
+                                                  [w] { return w->Ready(); });
+  if (!http.ok()) {
+    spdlog::error("metrics server on {}: {}", config.metrics_addr, http.status().ToString());
+    return 2;
   }
-  absl::Status st = (*writer)->Run(g_stop);
+  absl::Status st = (*writer)->Run(stop);
   if (!st.ok()) {
     spdlog::error("writer stopped: {}", st.ToString());
     return 1;

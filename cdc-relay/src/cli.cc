@@ -1,9 +1,8 @@
 #include "lottery/cdc/cli.h"
 
-#include <csignal>
-
 #include "absl/strings/str_cat.h"
 #include "lottery/common/cli.h"
+#include "lottery/common/daemon.h"
 #include "lottery/common/status.h"
 #include "spdlog/spdlog.h"
 
@@ -162,11 +161,6 @@ absl::StatusOr<RelayConfig> MakeRelayConfig(const CommonOptions& o) {
   return c;
 }
 
-namespace {
-std::atomic<bool> g_stop{false};
-extern "C" void OnStopSignal(int) { g_stop.store(true); }
-}  // namespace
-
 CommandMain SetupRunCommand(CLI::App& command, const CommonOptions& options) {
   (void)command;  // the daemon's flags live on the top-level app (see CommonOptions)
   return [&options]() -> int {
@@ -177,13 +171,9 @@ CommandMain SetupRunCommand(CLI::App& command, const CommonOptions& options) {
       spdlog::error("{}", std::string(config.status().message()));
       return 2;
     }
-    struct sigaction sa {};
-    sa.sa_handler = OnStopSignal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGINT, &sa, nullptr);
+    const std::atomic<bool>& stop = daemon::InstallStopSignals();
     metrics::Registry registry;
-    absl::Status st = RunRelay(*config, g_stop, registry);
+    absl::Status st = RunRelay(*config, stop, registry);
     if (!st.ok()) {
       spdlog::error("lottery-cdc-relay stopped: {}", st.ToString());
       return 1;

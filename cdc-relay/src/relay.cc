@@ -15,6 +15,7 @@
 #include "lottery/cdc/publisher.h"
 #include "lottery/cdc/recovery/recover.h"
 #include "lottery/cdc/relay_core.h"
+#include "lottery/common/daemon.h"
 #include "lottery/common/status.h"
 #include "relay_metrics.h"
 #include "spdlog/spdlog.h"
@@ -65,7 +66,7 @@ constexpr int64_t kBackloggedMicros = 100'000;
 // Retries `fn` while it returns kUnavailable, with exponential backoff up to 5 s.
 template <typename Fn>
 auto RetryUnavailable(const std::atomic<bool>& stop, const char* what, Fn fn) -> decltype(fn()) {
-  absl::Duration backoff = absl::Milliseconds(100);
+  daemon::Backoff backoff(absl::Milliseconds(100), absl::Seconds(5), std::random_device{}());
   while (true) {
     auto result = fn();
     absl::Status st;
@@ -75,11 +76,11 @@ auto RetryUnavailable(const std::atomic<bool>& stop, const char* what, Fn fn) ->
       st = result.status();
     }
     if (st.code() != absl::StatusCode::kUnavailable || stop.load()) return result;
+    const absl::Duration delay = backoff.Next();
     spdlog::warn("{}: {} (retrying in {} ms)", what, std::string(st.message()),
-                 absl::ToInt64Milliseconds(backoff));
-    absl::Time until = absl::Now() + backoff;
+                 absl::ToInt64Milliseconds(delay));
+    absl::Time until = absl::Now() + delay;
     while (!stop.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
-    backoff = std::min(backoff * 2, absl::Seconds(5));
   }
 }
 
@@ -893,7 +894,7 @@ absl::Status Relay::Run() {
   if (!tracker_) return absl::OkStatus();  // stopped during the initial snapshot: resumes later
   // Restarts of the stream back off, with jitter, until a session commits again: an error that
   // keeps coming back costs a few restarts a second at most, never a hot loop.
-  Backoff backoff(absl::Milliseconds(200), absl::Seconds(10), std::random_device{}());
+  daemon::Backoff backoff(absl::Milliseconds(200), absl::Seconds(10), std::random_device{}());
   while (true) {
     uint64_t commits_before = commits_;
     absl::StatusOr<SessionEnd> end = Stream();
@@ -952,11 +953,9 @@ absl::Status Relay::Run() {
 absl::Status RunRelay(const RelayConfig& config, const std::atomic<bool>& stop,
                       metrics::Registry& registry) {
   Relay relay(config, stop, registry);
-  std::unique_ptr<metrics::HttpServer> http;
-  if (!config.metrics_addr.empty()) {
-    ASSIGN_OR_RETURN(http, metrics::HttpServer::Start(config.metrics_addr, &registry,
-                                                      [&relay] { return relay.ready(); }));
-  }
+  ASSIGN_OR_RETURN(std::unique_ptr<metrics::HttpServer> http,
+                   daemon::StartMetricsServer(config.metrics_addr, &registry,
+                                              [&relay] { return relay.ready(); }));
   return relay.Run();
 }
 

@@ -174,16 +174,4 @@ std::string ProgressWatch::Stalled(absl::Time now) const {
   return "";
 }
 
-absl::Duration Backoff::Next() {
-  // xorshift64*: jitter needs no quality, only independence between relays.
-  state_ ^= state_ >> 12;
-  state_ ^= state_ << 25;
-  state_ ^= state_ >> 27;
-  uint64_t r = state_ * 0x2545F4914F6CDD1DULL;
-  double fraction = static_cast<double>(r >> 11) / static_cast<double>(1ULL << 53);
-  absl::Duration d = current_ * (0.5 + fraction / 2);  // in [current/2, current)
-  current_ = std::min(current_ * 2, cap_);
-  return d;
-}
-
 }  // namespace lottery::cdc

@@ -321,25 +321,5 @@ TEST(ProgressWatchTest, AbortsInARowAreAStallUntilACommit) {
   EXPECT_EQ(w.Stalled(t), "");
 }
 
-TEST(BackoffTest, GrowsWithJitterUpToTheCapAndResets) {
-  Backoff b(absl::Milliseconds(200), absl::Seconds(10), 7);
-  absl::Duration total;
-  for (int i = 0; i < 10; ++i) {
-    absl::Duration d = b.Next();
-    EXPECT_GE(d, absl::Milliseconds(100));
-    EXPECT_LE(d, absl::Seconds(10));
-    total += d;
-  }
-  // Ten restarts take seconds, not a hot loop.
-  EXPECT_GT(total, absl::Seconds(10));
-  b.Reset();
-  EXPECT_LT(b.Next(), absl::Milliseconds(200));
-  Backoff other(absl::Milliseconds(200), absl::Seconds(10), 8);
-  Backoff same(absl::Milliseconds(200), absl::Seconds(10), 7);
-  (void)same;
-  EXPECT_NE(Backoff(absl::Seconds(1), absl::Seconds(10), 7).Next(),
-            Backoff(absl::Seconds(1), absl::Seconds(10), 8).Next());
-}
-
 }  // namespace
 }  // namespace lottery::cdc

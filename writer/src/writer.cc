@@ -13,7 +13,6 @@ namespace lottery::writer {
 
 namespace {
 
-constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 constexpr absl::Duration kHousekeepingEvery = absl::Seconds(10);
 
 RawMessage CopyMessage(const rd_kafka_message_t* m) {
@@ -70,7 +69,7 @@ bool Writer::EnsurePg(const std::atomic<bool>* stop) {
     auto conn = lottery::pg::Connect(config_.pg_dsn);
     if (conn.ok()) {
       pg_ = std::move(*conn);
-      backoff_ = absl::Milliseconds(100);
+      backoff_.Reset();
       spdlog::info("connected to PostgreSQL");
       last_pg_ok_ = absl::Now();
       health_.PgConnected();
@@ -79,10 +78,10 @@ bool Writer::EnsurePg(const std::atomic<bool>* stop) {
     }
     health_.PgLost(conn.status());
     PublishHealth();
+    const absl::Duration delay = backoff_.Next();
     spdlog::warn("PostgreSQL unavailable ({}), retrying in {}", conn.status().ToString(),
-                 absl::FormatDuration(backoff_));
-    Sleep(backoff_, stop);
-    backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+                 absl::FormatDuration(delay));
+    Sleep(delay, stop);
   }
   return true;
 }
@@ -205,8 +204,7 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
       PublishHealth();
       RefreshLag(/*query=*/true);  // the backlog grows while nothing commits
       if (failed.code() != absl::StatusCode::kAborted) {
-        Sleep(backoff_, &stop);
-        backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+        Sleep(backoff_.Next(), &stop);
       }
       if (stop.load() && (pg_ == nullptr || failed.code() != absl::StatusCode::kAborted))
         return false;
@@ -228,7 +226,7 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
       continue;
     }
     const BatchResult* r = &std::get<BatchResult>(*outcome);
-    backoff_ = absl::Milliseconds(100);
+    backoff_.Reset();
     last_commit_ = last_pg_ok_ = absl::Now();
     health_.BatchCommitted();
     PublishHealth();
@@ -294,11 +292,10 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
       health_.PgLost(n.status());
     }
     PublishHealth();
-    Sleep(backoff_, &stop);
-    backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+    Sleep(backoff_.Next(), &stop);
     if (stop.load() || !EnsurePg(&stop)) return absl::OkStatus();
   }
-  backoff_ = absl::Milliseconds(100);
+  backoff_.Reset();
   const std::string topic = config_.topic_prefix + config_.stake_topic;
   {
     lottery::kafka::TopicPartitionListPtr sub(rd_kafka_topic_partition_list_new(1));

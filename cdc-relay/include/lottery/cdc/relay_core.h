@@ -179,18 +179,4 @@ class ProgressWatch {
   int aborts_in_row_ = 0;
 };
 
-// Exponential backoff with jitter: Next() returns a delay in [current/2, current), and doubles
-// current up to `cap`. Reset() after a session that made progress.
-class Backoff {
- public:
-  Backoff(absl::Duration initial, absl::Duration cap, uint64_t seed)
-      : initial_(initial), cap_(cap), current_(initial), state_(seed | 1) {}
-  absl::Duration Next();
-  void Reset() { current_ = initial_; }
-
- private:
-  absl::Duration initial_, cap_, current_;
-  uint64_t state_;
-};
-
 }  // namespace lottery::cdc

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <utility>
@@ -21,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "lottery/common/daemon.h"
 #include "lottery/common/kafka.h"
 #include "lottery/common/metrics.h"
 #include "lottery/common/pg.h"
@@ -89,7 +91,7 @@ class Writer {
   int64_t retention_seconds_ = 0;
   lottery::kafka::KafkaPtr consumer_;
   lottery::pg::ConnPtr pg_;
-  absl::Duration backoff_ = absl::Milliseconds(100);
+  daemon::Backoff backoff_{absl::Milliseconds(100), absl::Seconds(5), std::random_device{}()};
   Health health_;
   std::atomic<bool> ready_{false};
   std::string logged_reason_;
