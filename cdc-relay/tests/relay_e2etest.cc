@@ -242,6 +242,8 @@ TEST(RelayE2eTest, SigtermDuringAStreamFinishesTheOpenTransactionAndExitsZero) {
   // What it confirmed is in Kafka; a new relay drains the rest without repeating anything.
   auto drain = w.StartRelay("drain", {"--end-lsn", FormatLsn(w.CurrentWalLsn())});
   EXPECT_EQ(drain->Wait(std::chrono::seconds(60)), 0) << w.Log("drain");
+  SCOPED_TRACE(absl::StrCat("slot confirmed ", FormatLsn(w.ConfirmedFlush()), " after the drain\n",
+                            w.Log("relay"), w.Log("drain")));
   ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 
