@@ -32,7 +32,7 @@ bench: build
 	scripts/with-stack bench/run
 
 fuzz: bootstrap
-	scripts/fuzz-pgoutput 60
+	scripts/fuzz 60
 
 # A bounded, randomized fault run on a private stack (.local/chaos), not part of make test:
 # >= 50 faults over >= 100,000 stakes in ~20 minutes, then SQL and read_committed proofs.
