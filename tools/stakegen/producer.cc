@@ -56,7 +56,11 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Create(const PublishConfig
                              // Keyless messages go to a random partition each, not in sticky
                              // batches: one game's stakes spread over all partitions, which is
                              // what the writer must cope with.
-                             {"sticky.partitioning.linger.ms", "0"}};
+                             {"sticky.partitioning.linger.ms", "0"},
+                             // librdkafka 2.0.2 can count a batch that failed with a retriable
+                             // error as delivered when the next one succeeds (see the relay's
+                             // publisher.cc): one request in flight per broker avoids it.
+                             {"max.in.flight.requests.per.connection", "1"}};
   for (const auto& [k, v] : config.props) props[k] = v;
   auto conf = kafka::MakeConf(props);
   if (!conf.ok()) return conf.status();
