@@ -109,11 +109,13 @@ absl::StatusOr<SystemIdentity> ReplicationConnection::IdentifySystem() {
 }
 
 absl::StatusOr<CreatedSlot> ReplicationConnection::CreateSlot(const std::string& slot,
-                                                              Snapshot snapshot) {
+                                                              Snapshot snapshot,
+                                                              Lifetime lifetime) {
   const char* mode = snapshot == Snapshot::kExport ? "EXPORT_SNAPSHOT"
                      : snapshot == Snapshot::kUse  ? "USE_SNAPSHOT"
                                                    : "NOEXPORT_SNAPSHOT";
   std::string cmd = absl::StrCat("CREATE_REPLICATION_SLOT ", pg::QuoteIdent(conn_.get(), slot),
+                                 lifetime == Lifetime::kTemporary ? " TEMPORARY" : "",
                                  " LOGICAL pgoutput ", mode);
   pg::ResultPtr res(PQexec(conn_.get(), cmd.c_str()));
   if (SqlState(res.get()) == "42710") {

@@ -80,12 +80,11 @@ absl::StatusOr<SnapshotSession> OpenSnapshot(const std::string& dsn, const std::
   s.repl.emplace(std::move(repl));
   ASSIGN_OR_RETURN(s.identity, s.repl->IdentifySystem());
   s.temp_slot = absl::StrCat("lottery_recover_", absl::StrReplaceAll(run_id, {{"-", ""}}));
-  std::string cmd = absl::StrCat("CREATE_REPLICATION_SLOT ", s.temp_slot,
-                                 " TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')");
-  pg::ResultPtr res(PQexec(s.repl->get(), cmd.c_str()));
-  RETURN_IF_ERROR(pg::StatusFromResult(s.repl->get(), res.get(), "CREATE_REPLICATION_SLOT"));
-  ASSIGN_OR_RETURN(s.consistent_point, ParseLsn(std::string_view(pg::Value(res.get(), 0, 1))));
-  std::string snapshot(pg::Value(res.get(), 0, 2));
+  ASSIGN_OR_RETURN(CreatedSlot created,
+                   s.repl->CreateSlot(s.temp_slot, ReplicationConnection::Snapshot::kExport,
+                                      ReplicationConnection::Lifetime::kTemporary));
+  s.consistent_point = created.consistent_point;
+  const std::string snapshot = created.snapshot_name;
   ASSIGN_OR_RETURN(s.sql, pg::Connect(dsn));
   RETURN_IF_ERROR(pg::ExecCommand(s.sql.get(), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
   RETURN_IF_ERROR(pg::ExecCommand(
@@ -130,184 +129,233 @@ absl::Status WaitForRelay(const RecoverOptions& o, PGconn* conn, Lsn point) {
   }
 }
 
-}  // namespace
-
-absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
+// What both procedures have once they checked the slot: the producer, the snapshot the
+// candidates are read in, and what they found.
+struct Run {
+  const RecoverOptions& o;
   RecoverResult result;
-  result.run_id = o.run_id.empty() ? NewRunId() : o.run_id;
-  const bool slot_lost = o.mode == Mode::kSlotLost;
-  if (!slot_lost && !o.from_seq && !o.since) {
-    return absl::InvalidArgumentError("recover needs --from-seq, --since or --slot-lost");
-  }
-  ASSIGN_OR_RETURN(pg::ConnPtr conn, pg::Connect(o.pg_dsn));
-  ASSIGN_OR_RETURN(SlotInfo info, InspectSlot(conn.get(), o.slot));
-  if (slot_lost) {
-    if (info.exists && !info.lost()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "replication slot ", o.slot, " exists and is not invalidated (wal_status ",
-          info.wal_status,
-          "): nothing to recover with --slot-lost; for events Kafka lost use --from-seq/--since"));
-    }
-    if (info.exists && info.active) {
-      return absl::FailedPreconditionError(absl::StrCat("the invalidated slot ", o.slot,
-                                                        " is still held by pid ", info.active_pid,
-                                                        ": stop the relay first"));
-    }
-  } else if (!info.exists || info.lost()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "replication slot ", o.slot, info.exists ? " was invalidated" : " does not exist",
-        ": use `lottery-cdc-relay recover --slot-lost`"));
-  }
+  std::unique_ptr<TransactionalProducer> producer;
+  SnapshotSession snap;
+  CandidateFilter filter;
+  absl::flat_hash_set<std::string> published;  // ids already in Kafka
+};
 
+// The producer of a run. --slot-lost uses the relay's own transactional.id: a relay started by
+// mistake is fenced (and fences us: then nothing of ours commits). --from-seq has its own, so it
+// never disturbs the running relay, and two concurrent runs fence each other.
+absl::StatusOr<std::unique_ptr<TransactionalProducer>> RecoveryProducer(const RecoverOptions& o) {
   auto bootstrap = o.kafka_props.find("bootstrap.servers");
   if (bootstrap == o.kafka_props.end()) return absl::InvalidArgumentError("no bootstrap.servers");
   RETURN_IF_ERROR(EnsureCheckpointTopic(bootstrap->second, o.checkpoint_topic));
-  // --slot-lost uses the relay's own transactional.id: a relay started by mistake is fenced (and
-  // fences us: then nothing of ours commits). --from-seq has its own, so it never disturbs the
-  // running relay, and two concurrent runs fence each other.
-  kafka::Properties producer_props = o.kafka_props;
-  producer_props["transaction.timeout.ms"] = "900000";
+  kafka::Properties props = o.kafka_props;
+  props["transaction.timeout.ms"] = "900000";
   std::string txn_id = TransactionalIdForSlot(o.slot);
-  if (!slot_lost) txn_id += ".recover";
-  ASSIGN_OR_RETURN(auto producer, TransactionalProducer::Create(producer_props, txn_id));
-  ASSIGN_OR_RETURN(
-      std::optional<Checkpoint> checkpoint,
-      ReadCheckpoint(o.kafka_props, o.checkpoint_topic, o.slot, std::chrono::seconds(60)));
+  if (o.mode == Mode::kFromTable) txn_id += ".recover";
+  return TransactionalProducer::Create(props, txn_id);
+}
 
-  if (slot_lost && info.exists) {  // invalidated: it can never stream again
-    spdlog::info("dropping invalidated slot {}", o.slot);
-    RETURN_IF_ERROR(pg::ExecCommand(conn.get(), "SELECT pg_drop_replication_slot($1)",
-                                    {pg::Param::Text(o.slot)}));
-  }
-
-  ASSIGN_OR_RETURN(SnapshotSession snap, OpenSnapshot(o.pg_dsn, result.run_id));
-  result.consistent_point = snap.consistent_point;
+// Opens the snapshot, counts the candidates in it and reads which of them Kafka already has.
+// `before_kafka_read` runs between the two (--from-seq waits there for the running relay).
+absl::Status FindCandidates(Run& run, const std::function<absl::Status()>& before_kafka_read) {
+  const RecoverOptions& o = run.o;
+  ASSIGN_OR_RETURN(run.snap, OpenSnapshot(o.pg_dsn, run.result.run_id));
+  run.result.consistent_point = run.snap.consistent_point;
   spdlog::info("recovery run {}: snapshot at consistent point {} (temporary slot {})",
-               result.run_id, FormatLsn(snap.consistent_point), snap.temp_slot);
-
-  // Which rows are candidates.
+               run.result.run_id, FormatLsn(run.snap.consistent_point), run.snap.temp_slot);
   std::vector<pg::Param> params;
-  std::string where;
-  if (slot_lost) {
-    if (o.window.has_value() && checkpoint.has_value() && checkpoint->commit_time != 0) {
-      absl::Time from = FromPgMicros(checkpoint->commit_time) - *o.window;
-      params.push_back(pg::Param::Text(absl::StrCat(absl::ToUnixMicros(from))));
-      where = "created_at >= to_timestamp($1::bigint / 1000000.0)";
-    } else {
-      where = "true";
-    }
-  } else {
-    std::vector<std::string> parts;
-    if (o.from_seq) {
-      params.push_back(pg::Param::Text(absl::StrCat(*o.from_seq)));
-      parts.push_back(absl::StrCat("seq >= $", params.size(), "::bigint"));
-    }
-    if (o.since) {
-      params.push_back(pg::Param::Text(*o.since));
-      parts.push_back(absl::StrCat("created_at >= $", params.size(), "::timestamptz"));
-    }
-    where = absl::StrJoin(parts, " AND ");
-  }
+  for (const std::string& p : run.filter.params) params.push_back(pg::Param::Text(p));
   ASSIGN_OR_RETURN(
       pg::ResultPtr summary,
-      pg::Exec(
-          snap.sql.get(),
-          absl::StrCat("SELECT count(*), coalesce((extract(epoch FROM min(created_at)) * "
-                       "1000000)::bigint, 0), coalesce(string_agg(DISTINCT topic, E'\\n'), '') "
-                       "FROM outbox WHERE ",
-                       where),
-          params));
-  result.candidates = std::atoll(std::string(pg::Value(summary.get(), 0, 0)).c_str());
-  int64_t min_created_us = std::atoll(std::string(pg::Value(summary.get(), 0, 1)).c_str());
+      pg::Exec(run.snap.sql.get(),
+               absl::StrCat("SELECT count(*), coalesce((extract(epoch FROM min(created_at)) * "
+                            "1000000)::bigint, 0), coalesce(string_agg(DISTINCT topic, E'\\n'), "
+                            "'') FROM outbox WHERE ",
+                            run.filter.where),
+               params));
+  ASSIGN_OR_RETURN(run.result.candidates, pg::Int64At(summary.get(), 0, 0));
+  ASSIGN_OR_RETURN(int64_t min_created_us, pg::Int64At(summary.get(), 0, 1));
   std::vector<std::string> topics;
   for (absl::string_view t :
        absl::StrSplit(std::string(pg::Value(summary.get(), 0, 2)), '\n', absl::SkipEmpty())) {
     topics.emplace_back(t);
   }
-
-  if (!slot_lost) RETURN_IF_ERROR(WaitForRelay(o, conn.get(), snap.consistent_point));
-
-  absl::flat_hash_set<std::string> published;
-  if (result.candidates > 0) {
-    ASSIGN_OR_RETURN(published,
-                     PublishedIds(o.kafka_props, topics,
-                                  absl::FromUnixMicros(min_created_us) - o.skew, absl::Minutes(5)));
+  RETURN_IF_ERROR(before_kafka_read());
+  const absl::Time since = absl::FromUnixMicros(min_created_us) - o.skew;
+  if (run.result.candidates > 0) {
+    ASSIGN_OR_RETURN(run.published, PublishedIds(o.kafka_props, topics, since, absl::Minutes(5)));
   }
   spdlog::info("recovery run {}: {} candidate rows in {} topics, {} ids already in Kafka since {}",
-               result.run_id, result.candidates, topics.size(), published.size(),
-               absl::FormatTime(absl::FromUnixMicros(min_created_us) - o.skew));
+               run.result.run_id, run.result.candidates, topics.size(), run.published.size(),
+               absl::FormatTime(since));
+  return absl::OkStatus();
+}
 
-  RETURN_IF_ERROR(
-      pg::ExecCommand(snap.sql.get(),
-                      absl::StrCat("DECLARE recover_rows NO SCROLL CURSOR FOR SELECT ",
-                                   kOutboxColumns, " FROM outbox WHERE ", where, " ORDER BY seq"),
-                      params));
-
-  Progress progress{result.run_id, slot_lost ? "slot-lost" : "from-table", snap.consistent_point};
+// Publishes every candidate the snapshot holds and Kafka does not, in seq order, with the
+// recovery headers, and the progress record in each Kafka transaction. `batch` rows per
+// transaction; 0: all in one. `last_commit` produces what the final transaction adds (the
+// relay's checkpoint for --slot-lost). Ends the snapshot transaction.
+absl::Status RepublishCandidates(Run& run, const std::string& mode, size_t batch,
+                                 const std::function<absl::Status()>& last_commit) {
+  const RecoverOptions& o = run.o;
+  RecoverResult& result = run.result;
+  TransactionalProducer& producer = *run.producer;
+  std::vector<pg::Param> params;
+  for (const std::string& p : run.filter.params) params.push_back(pg::Param::Text(p));
+  RETURN_IF_ERROR(pg::ExecCommand(
+      run.snap.sql.get(),
+      absl::StrCat("DECLARE recover_rows NO SCROLL CURSOR FOR SELECT ", kOutboxColumns,
+                   " FROM outbox WHERE ", run.filter.where, " ORDER BY seq"),
+      params));
+  Progress progress{result.run_id, mode, run.snap.consistent_point};
   size_t in_txn = 0;
   auto commit = [&](bool done) -> absl::Status {
-    if (!producer->in_transaction()) RETURN_IF_ERROR(producer->Begin());
+    if (!producer.in_transaction()) RETURN_IF_ERROR(producer.Begin());
     progress.done = done;
-    if (slot_lost && done) {
-      Checkpoint cp;
-      cp.slot = o.slot;
-      cp.lsn = snap.consistent_point;
-      cp.commit_time = checkpoint ? checkpoint->commit_time : 0;
-      cp.system_id = snap.identity.system_id;
-      cp.database = snap.identity.database;
-      cp.events = static_cast<uint64_t>(result.published);
-      cp.written_at_unix_ms = absl::ToUnixMillis(absl::Now());
-      RETURN_IF_ERROR(producer->ProduceCheckpoint(o.checkpoint_topic, cp));
-    }
+    if (done) RETURN_IF_ERROR(last_commit());
     RETURN_IF_ERROR(
-        producer->ProduceKeyed(o.checkpoint_topic, ProgressKey(o.slot), EncodeProgress(progress)));
-    RETURN_IF_ERROR(producer->Commit(std::chrono::minutes(5)));
+        producer.ProduceKeyed(o.checkpoint_topic, ProgressKey(o.slot), EncodeProgress(progress)));
+    RETURN_IF_ERROR(producer.Commit(std::chrono::minutes(5)));
     in_txn = 0;
     return absl::OkStatus();
   };
   while (true) {
-    ASSIGN_OR_RETURN(pg::ResultPtr rows,
-                     pg::Exec(snap.sql.get(), absl::StrCat("FETCH ", std::max<size_t>(o.batch, 1),
-                                                           " FROM recover_rows")));
-    int n = PQntuples(rows.get());
+    ASSIGN_OR_RETURN(
+        pg::ResultPtr rows,
+        pg::Exec(run.snap.sql.get(),
+                 absl::StrCat("FETCH ", std::max<size_t>(o.batch, 1), " FROM recover_rows")));
+    const int n = PQntuples(rows.get());
     if (n == 0) break;
     for (int i = 0; i < n; ++i) {
       ASSIGN_OR_RETURN(OutboxEvent e, RowToEvent(rows.get(), i));
-      if (published.contains(e.id)) {
+      if (run.published.contains(e.id)) {
         ++result.already_in_kafka;
         continue;
       }
       e.headers.emplace_back("republished", "true");
       e.headers.emplace_back("recovery-run", result.run_id);
-      if (!producer->in_transaction()) RETURN_IF_ERROR(producer->Begin());
+      if (!producer.in_transaction()) RETURN_IF_ERROR(producer.Begin());
       // The commit LSN of a row read from the table is unknown: the `lsn` header is "0/0".
-      RETURN_IF_ERROR(producer->Produce(e, 0));
+      RETURN_IF_ERROR(producer.Produce(e, 0));
       ++in_txn;
       ++result.published;
       if (result.first_seq == 0) result.first_seq = e.seq;
       result.last_seq = e.seq;
       progress.last_seq = e.seq;
       progress.published = result.published;
-      // --from-seq commits in batches; --slot-lost publishes everything in ONE transaction with
-      // the relay's checkpoint, so a crash leaves nothing half-done.
-      if (!slot_lost && in_txn >= o.batch) RETURN_IF_ERROR(commit(false));
+      if (batch > 0 && in_txn >= batch) RETURN_IF_ERROR(commit(false));
     }
-    producer->Poll();
+    producer.Poll();
   }
   RETURN_IF_ERROR(commit(true));
-  RETURN_IF_ERROR(pg::ExecCommand(snap.sql.get(), "COMMIT"));
+  return pg::ExecCommand(run.snap.sql.get(), "COMMIT");
+}
 
-  if (slot_lost) {
-    // Turn the temporary slot into the relay's: same consistent point, persistent. Only now may
-    // the relay start (before this it refuses: slot missing, checkpoint exists).
-    RETURN_IF_ERROR(pg::ExecCommand(conn.get(),
-                                    "SELECT pg_copy_logical_replication_slot($1, $2, false)",
-                                    {pg::Param::Text(snap.temp_slot), pg::Param::Text(o.slot)}));
-    ASSIGN_OR_RETURN(SlotInfo created, InspectSlot(conn.get(), o.slot));
-    spdlog::info("recovery run {}: created slot {} at confirmed_flush_lsn {}", result.run_id,
-                 o.slot, FormatLsn(created.confirmed_flush_lsn));
+// --from-seq / --since: Kafka lost events; the slot is healthy and its relay keeps running.
+absl::StatusOr<RecoverResult> RecoverFromTable(Run& run, PGconn* conn, const SlotInfo& info) {
+  const RecoverOptions& o = run.o;
+  if (!info.exists || info.lost()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "replication slot ", o.slot, info.exists ? " was invalidated" : " does not exist",
+        ": use `lottery-cdc-relay recover --slot-lost`"));
   }
-  return result;
+  ASSIGN_OR_RETURN(run.producer, RecoveryProducer(o));
+  ASSIGN_OR_RETURN(run.filter, SelectCandidates(o, std::nullopt));
+  // What the running relay publishes up to the consistent point must be in Kafka before the
+  // ids are read, or a row could be published twice (once by each).
+  RETURN_IF_ERROR(
+      FindCandidates(run, [&] { return WaitForRelay(o, conn, run.snap.consistent_point); }));
+  RETURN_IF_ERROR(RepublishCandidates(run, "from-table", o.batch, [] { return absl::OkStatus(); }));
+  return run.result;
+}
+
+// --slot-lost: the slot is gone or invalidated, its relay stopped. Everything is published in ONE
+// Kafka transaction with the relay's checkpoint, so a crash leaves nothing half-done; then the
+// snapshot's temporary slot becomes the relay's.
+absl::StatusOr<RecoverResult> RecoverSlotLost(Run& run, PGconn* conn, const SlotInfo& info) {
+  const RecoverOptions& o = run.o;
+  if (info.exists && !info.lost()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "replication slot ", o.slot, " exists and is not invalidated (wal_status ", info.wal_status,
+        "): nothing to recover with --slot-lost; for events Kafka lost use --from-seq/--since"));
+  }
+  if (info.exists && info.active) {
+    return absl::FailedPreconditionError(absl::StrCat("the invalidated slot ", o.slot,
+                                                      " is still held by pid ", info.active_pid,
+                                                      ": stop the relay first"));
+  }
+  ASSIGN_OR_RETURN(run.producer, RecoveryProducer(o));
+  ASSIGN_OR_RETURN(
+      std::optional<Checkpoint> checkpoint,
+      ReadCheckpoint(o.kafka_props, o.checkpoint_topic, o.slot, std::chrono::seconds(60)));
+  if (info.exists) {  // invalidated: it can never stream again
+    spdlog::info("dropping invalidated slot {}", o.slot);
+    RETURN_IF_ERROR(
+        pg::ExecCommand(conn, "SELECT pg_drop_replication_slot($1)", {pg::Param::Text(o.slot)}));
+  }
+  ASSIGN_OR_RETURN(run.filter, SelectCandidates(o, checkpoint));
+  RETURN_IF_ERROR(FindCandidates(run, [] { return absl::OkStatus(); }));
+  RETURN_IF_ERROR(RepublishCandidates(run, "slot-lost", /*batch=*/0, [&]() -> absl::Status {
+    Checkpoint cp;
+    cp.slot = o.slot;
+    cp.lsn = run.snap.consistent_point;
+    cp.commit_time = checkpoint ? checkpoint->commit_time : 0;
+    cp.system_id = run.snap.identity.system_id;
+    cp.database = run.snap.identity.database;
+    cp.events = static_cast<uint64_t>(run.result.published);
+    cp.written_at_unix_ms = absl::ToUnixMillis(absl::Now());
+    return run.producer->ProduceCheckpoint(o.checkpoint_topic, cp);
+  }));
+  // Turn the temporary slot into the relay's: same consistent point, persistent. Only now may
+  // the relay start (before this it refuses: slot missing, checkpoint exists).
+  RETURN_IF_ERROR(pg::ExecCommand(conn, "SELECT pg_copy_logical_replication_slot($1, $2, false)",
+                                  {pg::Param::Text(run.snap.temp_slot), pg::Param::Text(o.slot)}));
+  ASSIGN_OR_RETURN(SlotInfo created, InspectSlot(conn, o.slot));
+  spdlog::info("recovery run {}: created slot {} at confirmed_flush_lsn {}", run.result.run_id,
+               o.slot, FormatLsn(created.confirmed_flush_lsn));
+  return run.result;
+}
+
+}  // namespace
+
+absl::StatusOr<CandidateFilter> SelectCandidates(const RecoverOptions& o,
+                                                 const std::optional<Checkpoint>& checkpoint) {
+  CandidateFilter f;
+  if (o.mode == Mode::kSlotLost) {
+    if (o.window.has_value() && checkpoint.has_value() && checkpoint->commit_time != 0) {
+      const absl::Time from = FromPgMicros(checkpoint->commit_time) - *o.window;
+      f.params.push_back(absl::StrCat(absl::ToUnixMicros(from)));
+      f.where = "created_at >= to_timestamp($1::bigint / 1000000.0)";
+    } else {
+      f.where = "true";  // no window, or nothing to measure it from: the whole table
+    }
+    return f;
+  }
+  std::vector<std::string> parts;
+  if (o.from_seq) {
+    f.params.push_back(absl::StrCat(*o.from_seq));
+    parts.push_back(absl::StrCat("seq >= $", f.params.size(), "::bigint"));
+  }
+  if (o.since) {
+    f.params.push_back(*o.since);
+    parts.push_back(absl::StrCat("created_at >= $", f.params.size(), "::timestamptz"));
+  }
+  if (parts.empty()) {
+    return absl::InvalidArgumentError("recover needs --from-seq, --since or --slot-lost");
+  }
+  f.where = absl::StrJoin(parts, " AND ");
+  return f;
+}
+
+absl::StatusOr<RecoverResult> Recover(const RecoverOptions& o) {
+  if (o.mode == Mode::kFromTable && !o.from_seq && !o.since) {
+    return absl::InvalidArgumentError("recover needs --from-seq, --since or --slot-lost");
+  }
+  ASSIGN_OR_RETURN(pg::ConnPtr conn, pg::Connect(o.pg_dsn));
+  ASSIGN_OR_RETURN(SlotInfo info, InspectSlot(conn.get(), o.slot));
+  Run run{.o = o};
+  run.result.run_id = o.run_id.empty() ? NewRunId() : o.run_id;
+  return o.mode == Mode::kSlotLost ? RecoverSlotLost(run, conn.get(), info)
+                                   : RecoverFromTable(run, conn.get(), info);
 }
 
 }  // namespace lottery::cdc::recovery

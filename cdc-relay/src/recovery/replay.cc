@@ -13,7 +13,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "lottery/cdc/pgoutput.h"
 #include "lottery/cdc/record_guard.h"
-#include "lottery/cdc/relation_cache.h"
+#include "lottery/cdc/relay_core.h"
 #include "lottery/cdc/replication.h"
 #include "lottery/common/json.h"
 #include "lottery/common/status.h"
@@ -70,46 +70,6 @@ absl::StatusOr<std::optional<std::string>> PayloadJson(const OutboxEvent& e) {
 }
 
 // Decodes one transaction's worth of peeked rows at a time.
-class PeekDecoder {
- public:
-  absl::Status Feed(std::string_view data, std::vector<ReplayedEvent>& out, const PeekOptions& o) {
-    ASSIGN_OR_RETURN(PgOutputMessage m, DecodePgOutput(data));
-    relations_.Observe(m);
-    if (std::holds_alternative<Begin>(m)) {
-      if (open_) return absl::DataLossError("peek: Begin inside a transaction");
-      open_ = true;
-      events_.clear();
-      return absl::OkStatus();
-    }
-    if (auto* c = std::get_if<Commit>(&m)) {
-      if (!open_) return absl::DataLossError("peek: Commit outside a transaction");
-      open_ = false;
-      bool in_range = c->commit_lsn >= o.from_lsn && (o.to_lsn == 0 || c->commit_lsn <= o.to_lsn);
-      if (in_range) {
-        for (auto& e : events_) {
-          out.push_back(ReplayedEvent{c->commit_lsn, c->end_lsn, c->commit_time, std::move(e)});
-        }
-      }
-      events_.clear();
-      return absl::OkStatus();
-    }
-    if (auto* ins = std::get_if<Insert>(&m)) {
-      if (!open_) return absl::DataLossError("peek: Insert outside a transaction");
-      ASSIGN_OR_RETURN(const Relation* rel, relations_.Lookup(ins->relation_oid));
-      ASSIGN_OR_RETURN(OutboxEvent e, ExtractOutboxEvent(*rel, ins->new_tuple));
-      events_.push_back(std::move(e));
-    }
-    // Relation, Type, Origin, Message, Update, Delete, Truncate: not outbox events (the relay does
-    // not publish updates/deletes/truncates either).
-    return absl::OkStatus();
-  }
-
- private:
-  RelationCache relations_;
-  bool open_ = false;
-  std::vector<OutboxEvent> events_;
-};
-
 }  // namespace
 
 absl::StatusOr<std::vector<ReplayedEvent>> PeekSlotEvents(PGconn* conn, const PeekOptions& o) {
@@ -147,12 +107,23 @@ absl::StatusOr<std::vector<ReplayedEvent>> PeekSlotEvents(PGconn* conn, const Pe
   }
   if (!res.ok()) return res.status();
   std::vector<ReplayedEvent> out;
-  PeekDecoder decoder;
+  // The relay's own assembler: the same protocol checks (Begin/Commit pairing, the commit LSN,
+  // relation OIDs) and the same reading of each outbox row.
+  TxnAssembler assembler;
   for (int i = 0; i < PQntuples(res->get()); ++i) {
-    ASSIGN_OR_RETURN(std::string data, DecodeByteaHex(pg::Value(res->get(), i, 0)));
-    absl::Status st = decoder.Feed(data, out, o);
-    if (!st.ok()) {
+    auto where = [i](const absl::Status& st) {
       return absl::Status(st.code(), absl::StrCat("peeked change #", i, ": ", st.message()));
+    };
+    ASSIGN_OR_RETURN(std::string data, DecodeByteaHex(pg::Value(res->get(), i, 0)));
+    absl::StatusOr<PgOutputMessage> message = DecodePgOutput(data);
+    if (!message.ok()) return where(message.status());
+    absl::StatusOr<std::optional<CommittedTxn>> txn = assembler.Feed(*message);
+    if (!txn.ok()) return where(txn.status());
+    if (!txn->has_value()) continue;
+    CommittedTxn& c = **txn;
+    if (c.commit_lsn < o.from_lsn || (o.to_lsn != 0 && c.commit_lsn > o.to_lsn)) continue;
+    for (OutboxEvent& e : c.events) {
+      out.push_back(ReplayedEvent{c.commit_lsn, c.end_lsn, c.commit_time, std::move(e)});
     }
   }
   return out;

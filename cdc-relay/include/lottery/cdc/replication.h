@@ -69,7 +69,10 @@ class ReplicationConnection {
   // CREATE_REPLICATION_SLOT <slot> LOGICAL pgoutput. With kExport the exported snapshot stays
   // valid until the next command on this connection (recovery uses it). kAlreadyExists if the
   // slot exists.
-  absl::StatusOr<CreatedSlot> CreateSlot(const std::string& slot, Snapshot snapshot);
+  // A temporary slot (kTemporary) is dropped by PostgreSQL when this connection closes.
+  enum class Lifetime { kPersistent, kTemporary };
+  absl::StatusOr<CreatedSlot> CreateSlot(const std::string& slot, Snapshot snapshot,
+                                         Lifetime lifetime = Lifetime::kPersistent);
 
   // START_REPLICATION SLOT <slot> LOGICAL <start> (proto_version '1', publication_names '<pub>').
   // start=0 resumes from the slot's confirmed_flush_lsn. Errors: kFailedPrecondition when the slot

@@ -60,6 +60,17 @@ struct RecoverResult {
 // is then half-done that a rerun would repeat (see docs/delivery.md).
 absl::StatusOr<RecoverResult> Recover(const RecoverOptions& options);
 
+// Which outbox rows a recovery run considers, as a condition on the outbox table and its text
+// parameters ($1, $2, ...). kSlotLost: rows created since the checkpoint's commit time minus the
+// window, or every row (no window, no checkpoint, or a checkpoint without a commit time).
+// kFromTable: seq >= from_seq and/or created_at >= since; neither is kInvalidArgument.
+struct CandidateFilter {
+  std::string where;
+  std::vector<std::string> params;
+};
+absl::StatusOr<CandidateFilter> SelectCandidates(const RecoverOptions& options,
+                                                 const std::optional<Checkpoint>& checkpoint);
+
 // The event ids (`id` header) present for a read_committed consumer in `topics`, in records with
 // a timestamp at or after `since` (all records when since is InfinitePast). Missing topics have
 // none. Reads each partition to its end (last stable offset).
