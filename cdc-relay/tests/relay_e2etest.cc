@@ -19,22 +19,10 @@
 namespace lottery::cdc::testing {
 namespace {
 
+using lottery::testing::ExpectEachExactlyOnce;
 using lottery::testing::ReadAllCommitted;
 using lottery::testing::Record;
 using ::testing::HasSubstr;
-
-std::map<std::string, int> CountById(const std::vector<Record>& records) {
-  std::map<std::string, int> count;
-  for (const auto& r : records) ++count[r.Header("id").value_or("<no id>")];
-  return count;
-}
-
-// Every id exactly once, nothing else.
-void ExpectExactlyOnce(const std::vector<Record>& records, const std::vector<std::string>& ids) {
-  std::map<std::string, int> count = CountById(records);
-  for (const auto& id : ids) EXPECT_EQ(count[id], 1) << "event " << id;
-  EXPECT_EQ(records.size(), ids.size()) << "duplicates or invented events";
-}
 
 TEST(RelayE2eTest, PublishesEachOutboxEventExactlyOnceWithItsHeaders) {
   RelayWorld w;
@@ -59,7 +47,7 @@ TEST(RelayE2eTest, PublishesEachOutboxEventExactlyOnceWithItsHeaders) {
   EXPECT_EQ(relay->Wait(std::chrono::seconds(20)), 0) << w.Log("relay");
 
   auto records = ReadAllCommitted({w.topic});
-  ExpectExactlyOnce(records, ids);
+  ExpectEachExactlyOnce(records, ids);
   std::map<std::string, const Record*> by_id;
   for (const auto& r : records) by_id[*r.Header("id")] = &r;
   ASSERT_EQ(by_id.size(), ids.size());
@@ -93,7 +81,7 @@ TEST(RelayE2eTest, PublishesEachOutboxEventExactlyOnceWithItsHeaders) {
   // A restart on the same slot publishes nothing again.
   auto again = w.StartRelay("relay2", {"--exit-when-idle", "1500"});
   EXPECT_EQ(again->Wait(std::chrono::seconds(60)), 0) << w.Log("relay2");
-  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+  ExpectEachExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 
 TEST(RelayE2eTest, ASecondRelayOnTheSameSlotFencesTheFirstWithoutDuplicates) {
@@ -116,7 +104,7 @@ TEST(RelayE2eTest, ASecondRelayOnTheSameSlotFencesTheFirstWithoutDuplicates) {
   ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("second");
   second->Kill(SIGTERM);
   EXPECT_EQ(second->Wait(std::chrono::seconds(20)), 0) << w.Log("second");
-  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+  ExpectEachExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 
 // --group-commit true (off by default): batches commit once the stream is drained. A steady
@@ -136,7 +124,7 @@ TEST(RelayE2eTest, GroupCommitKeepsExactlyOnceAcrossAKill) {
   EXPECT_THAT(w.Log("gc1"), HasSubstr("group commit"));
   second->Kill(SIGTERM);
   EXPECT_EQ(second->Wait(std::chrono::seconds(20)), 0) << w.Log("gc2");
-  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+  ExpectEachExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 
 // The first relay loses its replication connection while a second one fences it and takes the
@@ -170,7 +158,7 @@ TEST(RelayE2eTest, AFencedRelayWhoseSlotIsTakenStopsAndNamesTheOther) {
   ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("second");
   second->Kill(SIGTERM);
   EXPECT_EQ(second->Wait(std::chrono::seconds(20)), 0) << w.Log("second");
-  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+  ExpectEachExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 
 // Nothing is written to the outbox when a second relay starts: the first relay, idle, produces
@@ -190,7 +178,7 @@ TEST(RelayE2eTest, AnIdleFencedRelayGivesTheSlotUp) {
   ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("second");
   second->Kill(SIGTERM);
   EXPECT_EQ(second->Wait(std::chrono::seconds(20)), 0) << w.Log("second");
-  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+  ExpectEachExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 
 // Something other than a relay bumps the producer's epoch, as the transaction coordinator does
@@ -217,7 +205,7 @@ TEST(RelayE2eTest, AProducerEndedByTheBrokerIsReplacedAndTheStreamGoesOn) {
   ASSERT_TRUE(w.WaitUntilCaughtUp(std::chrono::seconds(60))) << w.Log("relay");
   relay->Kill(SIGTERM);
   EXPECT_EQ(relay->Wait(std::chrono::seconds(20)), 0) << w.Log("relay");
-  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+  ExpectEachExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 
 TEST(RelayE2eTest, SigtermDuringAStreamFinishesTheOpenTransactionAndExitsZero) {
@@ -244,7 +232,7 @@ TEST(RelayE2eTest, SigtermDuringAStreamFinishesTheOpenTransactionAndExitsZero) {
   EXPECT_EQ(drain->Wait(std::chrono::seconds(60)), 0) << w.Log("drain");
   SCOPED_TRACE(absl::StrCat("slot confirmed ", FormatLsn(w.ConfirmedFlush()), " after the drain\n",
                             w.Log("relay"), w.Log("drain")));
-  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+  ExpectEachExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 
 TEST(RelayE2eTest, TrafficOutsideThePublicationIsNotPublishedAndDoesNotPinWal) {
@@ -270,7 +258,7 @@ TEST(RelayE2eTest, TrafficOutsideThePublicationIsNotPublishedAndDoesNotPinWal) {
       << w.Log("relay");
   relay->Kill(SIGTERM);
   EXPECT_EQ(relay->Wait(std::chrono::seconds(20)), 0) << w.Log("relay");
-  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+  ExpectEachExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 
 TEST(RelayE2eTest, SurvivesItsReplicationConnectionBeingKilledAndServesMetrics) {
@@ -315,7 +303,7 @@ TEST(RelayE2eTest, SurvivesItsReplicationConnectionBeingKilledAndServesMetrics) 
 
   relay->Kill(SIGTERM);
   EXPECT_EQ(relay->Wait(std::chrono::seconds(20)), 0) << w.Log("relay");
-  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+  ExpectEachExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 
 TEST(RelayE2eTest, AColumnAddedToTheOutboxWhileRunning) {
@@ -339,7 +327,7 @@ TEST(RelayE2eTest, AColumnAddedToTheOutboxWhileRunning) {
   EXPECT_TRUE(relay->Running()) << w.Log("relay");
   relay->Kill(SIGTERM);
   EXPECT_EQ(relay->Wait(std::chrono::seconds(20)), 0) << w.Log("relay");
-  ExpectExactlyOnce(ReadAllCommitted({w.topic}), ids);
+  ExpectEachExactlyOnce(ReadAllCommitted({w.topic}), ids);
 }
 
 TEST(RelayE2eTest, ALostSlotWithACheckpointStopsAndNamesTheRecoverCommand) {

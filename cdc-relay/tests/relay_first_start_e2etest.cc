@@ -46,19 +46,8 @@ std::vector<std::string> OutboxIds(const RelayWorld& w) {
 }
 
 // Every outbox row of the world's topic exactly once in Kafka, nothing else.
-void ExpectEachRowOnce(const RelayWorld& w, size_t extra_records = 0) {
-  std::vector<std::string> ids = OutboxIds(w);
-  std::vector<Record> records = ReadAllCommitted({w.topic});
-  std::map<std::string, int> count;
-  for (const auto& r : records) ++count[r.Header("id").value_or("<none>")];
-  size_t missing = 0, repeated = 0;
-  for (const auto& id : ids) {
-    if (count[id] == 0) ++missing;
-    if (count[id] > 1) ++repeated;
-  }
-  EXPECT_EQ(missing, 0u) << "of " << ids.size() << " outbox rows";
-  EXPECT_EQ(repeated, 0u) << "of " << ids.size() << " outbox rows";
-  EXPECT_EQ(records.size(), ids.size() + extra_records);
+void ExpectEachRowOnce(const RelayWorld& w) {
+  lottery::testing::ExpectEachExactlyOnce(ReadAllCommitted({w.topic}), OutboxIds(w));
 }
 
 TEST(RelayFirstStartE2eTest, RowsWrittenBeforeTheFirstStartArePublishedOnce) {

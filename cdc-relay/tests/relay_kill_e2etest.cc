@@ -82,23 +82,12 @@ TEST(RelayKillE2eTest, KilledAtRandomMomentsEveryEventLandsExactlyOnceInCommitOr
   ASSERT_EQ(last->Wait(std::chrono::seconds(120)), 0) << w.Log("final");
 
   auto records = ReadAllCommitted({w.topic});
-  std::map<std::string, int> count;
   std::map<std::string, std::vector<std::string>> got_by_key;
-  for (const auto& r : records) {
-    ++count[r.Header("id").value_or("?")];
-    got_by_key[r.key.value_or("?")].push_back(r.value);
-  }
+  for (const auto& r : records) got_by_key[r.key.value_or("?")].push_back(r.value);
   std::lock_guard<std::mutex> lock(mu);
   ASSERT_GT(ids.size(), 500u) << "the stream was too thin to mean anything";
   EXPECT_GT(published_before_final, 0u) << "the killed relays never committed anything";
-  int missing = 0, duplicated = 0;
-  for (const auto& id : ids) {
-    if (count[id] == 0) ++missing;
-    if (count[id] > 1) ++duplicated;
-  }
-  EXPECT_EQ(missing, 0);
-  EXPECT_EQ(duplicated, 0);
-  EXPECT_EQ(records.size(), ids.size());
+  lottery::testing::ExpectEachExactlyOnce(records, ids);
   for (const auto& [key, expected] : expected_by_key) {
     EXPECT_EQ(got_by_key[key], expected) << "order of " << key;
   }

@@ -122,37 +122,6 @@ inline std::vector<std::string> InsertRows(PGconn* conn, const std::string& topi
   return ids;
 }
 
-// The property of every scenario: each expected id exactly once, nothing else.
-inline void ExpectEachExactlyOnce(const std::vector<Record>& records,
-                                  const std::vector<std::string>& expected_ids) {
-  absl::flat_hash_map<std::string, int> seen;
-  int without_id = 0;
-  for (const Record& r : records) {
-    auto id = r.Header("id");
-    if (!id) {
-      ++without_id;
-      continue;
-    }
-    ++seen[*id];
-  }
-  EXPECT_EQ(without_id, 0);
-  int missing = 0, duplicated = 0;
-  absl::flat_hash_map<std::string, int> expected;
-  for (const auto& id : expected_ids) expected[id] = 1;
-  for (const auto& id : expected_ids) {
-    auto it = seen.find(id);
-    if (it == seen.end()) {
-      ++missing;
-    } else if (it->second != 1) {
-      ++duplicated;
-    }
-  }
-  int invented = 0;
-  for (const auto& [id, n] : seen) invented += expected.contains(id) ? 0 : 1;
-  EXPECT_EQ(missing, 0) << "events missing from Kafka";
-  EXPECT_EQ(duplicated, 0) << "events published more than once";
-  EXPECT_EQ(invented, 0) << "records whose id is not in the outbox";
-  EXPECT_EQ(records.size(), expected_ids.size());
-}
+using ::lottery::testing::ExpectEachExactlyOnce;
 
 }  // namespace lottery::cdc::recovery::testing

@@ -169,6 +169,46 @@ std::vector<Record> ReadAllCommitted(const std::vector<std::string>& topics,
   return out;
 }
 
+void ExpectEachExactlyOnce(const std::vector<Record>& records,
+                           const std::vector<std::string>& expected_ids) {
+  std::map<std::string, int> seen;
+  int without_id = 0;
+  for (const Record& r : records) {
+    if (auto id = r.Header("id")) {
+      ++seen[*id];
+    } else {
+      ++without_id;
+    }
+  }
+  std::map<std::string, int> expected;
+  for (const auto& id : expected_ids) ++expected[id];
+  std::vector<std::string> missing, duplicated, invented;
+  for (const auto& [id, n] : expected) {
+    auto it = seen.find(id);
+    if (it == seen.end()) {
+      missing.push_back(id);
+    } else if (it->second != 1) {
+      duplicated.push_back(absl::StrCat(id, " x", it->second));
+    }
+  }
+  for (const auto& [id, n] : seen) {
+    if (!expected.contains(id)) invented.push_back(id);
+  }
+  auto first = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (size_t i = 0; i < v.size() && i < 5; ++i) absl::StrAppend(&out, i ? ", " : "", v[i]);
+    return v.size() > 5 ? absl::StrCat(out, ", ...") : out;
+  };
+  EXPECT_EQ(without_id, 0) << "records without an id header";
+  EXPECT_TRUE(missing.empty()) << missing.size() << " of " << expected.size()
+                               << " events missing from Kafka: " << first(missing);
+  EXPECT_TRUE(duplicated.empty()) << duplicated.size()
+                                  << " events published more than once: " << first(duplicated);
+  EXPECT_TRUE(invented.empty()) << invented.size()
+                                << " records whose id was not expected: " << first(invented);
+  EXPECT_EQ(records.size(), expected_ids.size());
+}
+
 void ProduceAll(const std::vector<OutRecord>& records) {
   auto conf = kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()},
                                {"enable.idempotence", "true"},

@@ -73,6 +73,12 @@ struct Record {
 std::vector<Record> ReadAllCommitted(const std::vector<std::string>& topics,
                                      std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// The property of every delivery test: each expected event id (the `id` header) exactly once,
+// and no record without an id or with an id not expected. Names the first missing, duplicated
+// and invented ids.
+void ExpectEachExactlyOnce(const std::vector<Record>& records,
+                           const std::vector<std::string>& expected_ids);
+
 // Produces plain (non-transactional, idempotent) records and waits for every delivery.
 struct OutRecord {
   std::string topic;
