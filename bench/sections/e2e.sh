@@ -87,10 +87,11 @@ for _ in $(seq 100); do
   kill -0 "$relay_pid" 2>/dev/null || { tail -20 "$work/relay.log" >&2; exit 1; }
   sleep 0.2
 done
+writer_port=$(python3 "$ROOT/bench/writer_metrics.py" free-port)
 PGPASSWORD=$BENCH_ROLE_PASSWORD "$BIN/lottery-writer" --pg-dsn "$(as_role "$dsn" lottery_writer)" \
   --kafka-bootstrap "$LOTTERY_KAFKA_BOOTSTRAP" \
   --topic-prefix "$prefix" --consumer-group "$tag" --players-per-lottery "$N" \
-  --batch-linger-ms "$LINGER" --metrics-addr off ${WRITER_PROPS:+--kafka-props "$WRITER_PROPS"} \
+  --batch-linger-ms "$LINGER" --metrics-addr "127.0.0.1:$writer_port" ${WRITER_PROPS:+--kafka-props "$WRITER_PROPS"} \
   >"$work/writer.log" 2>&1 &
 writer_pid=$!
 
@@ -127,9 +128,10 @@ if [ $rc -eq 0 ]; then
     offset=$((offset + $(sed -n 's/.*lotteries_per_game=\([0-9]*\).*/\1/p' <<<"$step")))
   done
 fi
+# The writer's batch commit latency over the whole run, from its transaction histogram.
+summary=$(python3 "$ROOT/bench/writer_metrics.py" snapshot "http://127.0.0.1:$writer_port/metrics" || true)
 stop "$writer_pid"; writer_pid=
 stop "$relay_pid"; relay_pid=
-summary=$(grep -o 'summary .*' "$work/writer.log" | tail -1 || true)
 echo "e2e bench: writer $summary" >&2
 if [ $rc -ne 0 ]; then
   echo "e2e bench: driver failed; writer / relay log tails:" >&2

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Writer section of `make bench` (see bench/run): N = 10 players per lottery, a pre-filled topic
 # of WRITER_BENCH_COUNT (default 500000) stakes over 3 partitions, then
-#   ingest_stakes_per_s       lottery-writer's own summary: first record consumed -> last batch
-#                             committed in PostgreSQL (offsets included)
-#   writer_batch_commit_p99_ms  p99 of BEGIN..COMMIT of its batches
+#   ingest_stakes_per_s       from the writer's /metrics, sampled by this script: first records
+#                             committed -> all committed in PostgreSQL (offsets included)
+#   writer_batch_commit_p99_ms  p99 of BEGIN..COMMIT of its batches (its transaction histogram)
 #   writer_rss_mb             peak RSS of the writer process (GNU time)
 #   copy_rows_per_s           one COPY of the same number of rows into lottery_entry, same database
 set -euo pipefail
@@ -33,11 +33,18 @@ echo "writer bench: producing $COUNT stakes to $topic" >&2
 "$BIN/lottery-writer-bench" produce --topic "$topic" --count "$COUNT" --games 100 --players 5000
 
 echo "writer bench: ingesting" >&2
+# The rate comes from the writer's /metrics and this script's clock: first committed records ->
+# all COUNT committed (offsets included), sampled every 50 ms.
+port=$(python3 "$ROOT/bench/writer_metrics.py" free-port)
 PGPASSWORD=$BENCH_ROLE_PASSWORD /usr/bin/time -f "%M %U %S %e" -o "$work/rss_kb" \
   "$BIN/lottery-writer" --pg-dsn "$(as_role "$dsn" lottery_writer)" --stake-topic "$topic" \
   --consumer-group "$tag" --players-per-lottery 10 --batch-size "$BATCH" --batch-linger-ms 100 \
-  --metrics-addr off --max-messages "$COUNT" --exit-when-idle 30000 2>"$work/writer.log"
-summary=$(grep -o 'summary .*' "$work/writer.log" | tail -1)
+  --metrics-addr "127.0.0.1:$port" 2>"$work/writer.log" &
+time_pid=$!
+summary=$(python3 "$ROOT/bench/writer_metrics.py" progress "http://127.0.0.1:$port/metrics" \
+  --target "$COUNT" --pid "$time_pid" --timeout 1800) || summary="records=0"
+pkill -TERM -P "$time_pid" || true  # the writer, under GNU time
+wait "$time_pid" || true
 echo "writer bench: $summary" >&2
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$summary"; }
 rate=$(field rate_per_s)

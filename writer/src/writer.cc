@@ -231,9 +231,6 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
     health_.BatchCommitted();
     PublishHealth();
     metrics_.txn_seconds.Observe(absl::ToDoubleSeconds(last_commit_ - t0));
-    if (commit_ms_.size() < 1'000'000)
-      commit_ms_.push_back(absl::ToDoubleMilliseconds(last_commit_ - t0));
-    committed_records_ += r->consumed;
     lottery::kafka::TopicPartitionListPtr offsets(
         rd_kafka_topic_partition_list_new(r->next_offsets.size()));
     for (const auto& [tp, next] : r->next_offsets) {
@@ -340,7 +337,6 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
       if (pos == position_.end()) continue;                               // not (or no longer) ours
       if (pos->second.has_value() && m->offset < *pos->second) continue;  // already applied
       if (batch.empty()) first = absl::Now();
-      if (first_consumed_ == absl::InfiniteFuture()) first_consumed_ = absl::Now();
       batch.push_back(CopyMessage(m.get()));
     }
     if (!batch.empty()) {
@@ -368,16 +364,6 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
     }
   }
   pending_ = nullptr;
-  if (committed_records_ > 0) {
-    std::sort(commit_ms_.begin(), commit_ms_.end());
-    const double secs = std::max(1e-9, absl::ToDoubleSeconds(last_commit_ - first_consumed_));
-    spdlog::info(
-        "summary records={} elapsed_s={:.3f} rate_per_s={:.0f} batches={} commit_p50_ms={:.1f} "
-        "commit_p99_ms={:.1f}",
-        committed_records_, secs, committed_records_ / secs, commit_ms_.size(),
-        commit_ms_[commit_ms_.size() / 2],
-        commit_ms_[std::min(commit_ms_.size() - 1, commit_ms_.size() * 99 / 100)]);
-  }
   spdlog::info("leaving the group after {} records", total);
   health_.Subscribed(false);
   PublishHealth();

@@ -105,13 +105,8 @@ class Writer {
   std::vector<RawMessage>* pending_ = nullptr;  // the batch being collected (for revokes)
   std::map<int32_t, lottery::metrics::Gauge*> lag_by_partition_;
   absl::Time last_housekeeping_ = absl::InfinitePast();
-  absl::Time last_activity_ = absl::Now();
-  // For the exit summary (benchmarks): first record consumed, last batch committed, and the
-  // commit latencies (capped, so memory stays bounded).
-  absl::Time first_consumed_ = absl::InfiniteFuture();
+  absl::Time last_activity_ = absl::Now();  // last record or assignment (for --exit-when-idle)
   absl::Time last_commit_ = absl::InfinitePast();
-  std::vector<double> commit_ms_;
-  uint64_t committed_records_ = 0;  // last record or assignment (for --exit-when-idle)
 };
 
 }  // namespace lottery::writer
