@@ -1,5 +1,6 @@
-// Helpers shared by the relay's integration tests: a private database, slot and topics per test,
-// the relay binary as a child process, and outbox inserts straight through SQL.
+// The world of the relay's integration tests (the relay and recovery suites): a private database,
+// slot and topics per test, the relay binary as a child process, and outbox inserts straight
+// through SQL.
 #pragma once
 
 #include <unistd.h>
@@ -7,10 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,10 +31,16 @@ using lottery::testing::WaitFor;
 
 // One test's world: its database (with its publication), slot, checkpoint topic, event topic.
 struct RelayWorld {
-  TestDatabase db{"relay"};
-  std::string slot = UniqueName("relay_slot");
-  std::string checkpoint_topic = UniqueName("relay_cp");
-  std::string topic = UniqueName("relay_events");
+  explicit RelayWorld(const std::string& prefix = "relay")
+      : db(prefix),
+        slot(UniqueName(prefix + "_slot")),
+        checkpoint_topic(UniqueName(prefix + "_cp")),
+        topic(UniqueName(prefix + "_events")) {}
+
+  TestDatabase db;
+  std::string slot;
+  std::string checkpoint_topic;
+  std::string topic;
   std::string log_dir = ::testing::TempDir();
 
   std::string LogPath(const std::string& name) const {
@@ -64,10 +69,7 @@ struct RelayWorld {
   }
 
   std::string Log(const std::string& log_name) const {
-    std::ifstream in(LogPath(log_name));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return lottery::testing::ReadFile(LogPath(log_name));
   }
 
   bool SlotExists() const {

@@ -6,8 +6,8 @@
 // award's outbox row contains it (raw bytes, hex in either case, base64, inside or outside
 // bytea values); the seeds of the lotteries still open, and the keys, appear nowhere, neither in
 // the WAL nor in the writer's log.
+
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -74,12 +74,7 @@ std::string AsBytes(const d::Seed& s) {
   return std::string(reinterpret_cast<const char*>(s.data()), s.size());
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using lottery::testing::ReadFile;
 
 TEST(SeedSecrecy, NoSeedReachesTheWalBeforeItsAwardAndNoKeyEver) {
   TestDatabase db("wal");

@@ -5,6 +5,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_split.h"
 #include "lottery/cdc/replication.h"
 #include "lottery/common/testing/status_matchers.h"
@@ -52,8 +53,8 @@ std::vector<DryRunLine> ParseDryRun(const std::string& output) {
 
 TEST(Recovery, ReplayDryRunMatchesRowsWrittenAndDoesNotConsume) {
   Scenario s("rdry");
-  auto conn = s.db().Connect();
-  s.db().Scalar("SELECT pg_create_logical_replication_slot('" + s.slot() + "', 'pgoutput')");
+  auto conn = s.db.Connect();
+  s.db.Scalar("SELECT pg_create_logical_replication_slot('" + s.slot + "', 'pgoutput')");
   const std::string topic = UniqueName("rdry_t");
   std::vector<std::string> ids = InsertRows(conn.get(), topic, 1, 2);
   lottery::v1::AwardCreated award;
@@ -71,10 +72,10 @@ TEST(Recovery, ReplayDryRunMatchesRowsWrittenAndDoesNotConsume) {
   ids.emplace_back(pg::Value(r->get(), 0, 0));
   for (auto& id : InsertRows(conn.get(), topic, 1, 3)) ids.push_back(id);
   // Traffic outside the publication is not an event.
-  s.db().Scalar("CREATE TABLE other (x int)");
-  s.db().Scalar("INSERT INTO other VALUES (1) RETURNING x");
-  std::string before = s.db().Scalar(
-      "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'");
+  s.db.Scalar("CREATE TABLE other (x int)");
+  s.db.Scalar("INSERT INTO other VALUES (1) RETURNING x");
+  std::string before = s.db.Scalar(
+      "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'");
 
   std::string out;
   ASSERT_EQ(s.Cli({"replay", "--dry-run"}, &out), 0) << out;
@@ -97,36 +98,36 @@ TEST(Recovery, ReplayDryRunMatchesRowsWrittenAndDoesNotConsume) {
   EXPECT_EQ(ParseDryRun(out).size(), 3u);
 
   // While a walsender holds the slot, the dry run works on a temporary copy.
-  auto repl = ReplicationConnection::Connect(s.db().dsn());
+  auto repl = ReplicationConnection::Connect(s.db.dsn());
   ASSERT_OK(repl.status());
-  ASSERT_OK(repl->StartReplication(s.slot(), 0, "lottery_outbox"));
+  ASSERT_OK(repl->StartReplication(s.slot, 0, "lottery_outbox"));
   ASSERT_TRUE(WaitFor(
       [&] {
-        return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
-                             s.slot() + "'") == "t";
+        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
+                             s.slot + "'") == "t";
       },
       std::chrono::seconds(10)));
   ASSERT_EQ(s.Cli({"replay", "--dry-run"}, &out), 0) << out;
   lines = ParseDryRun(out);
   ASSERT_EQ(lines.size(), ids.size()) << out;
   for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(lines[i].id, ids[i]);
-  EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE temporary"), "0");
+  EXPECT_EQ(s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE temporary"), "0");
   repl = absl::UnavailableError("closed");  // end the walsender
   ASSERT_TRUE(WaitFor(
       [&] {
-        return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
-                             s.slot() + "'") == "f";
+        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
+                             s.slot + "'") == "f";
       },
       std::chrono::seconds(10)));
   EXPECT_EQ(
-      s.db().Scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" +
-                    s.slot() + "'"),
+      s.db.Scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" +
+                    s.slot + "'"),
       before)
       << "the dry run must not consume the slot";
 
   // A row the relay would dead-letter (headers that are not strings) is shown, with the reason;
   // it is never skipped.
-  s.db().Scalar(
+  s.db.Scalar(
       "INSERT INTO outbox (id, aggregatetype, aggregateid, type, topic, content_type, payload, "
       "headers) "
       "VALUES (gen_random_uuid(), 'l', 'k', 't', '" +
@@ -137,7 +138,7 @@ TEST(Recovery, ReplayDryRunMatchesRowsWrittenAndDoesNotConsume) {
 
 TEST(Recovery, RelayKilledDuringBacklog) {
   Scenario s("rkill");
-  auto conn = s.db().Connect();
+  auto conn = s.db.Connect();
   const std::string topic = UniqueName("rkill_t");
   std::string out;
   // First start creates the slot; nothing to publish yet.
@@ -160,7 +161,7 @@ TEST(Recovery, RelayKilledDuringBacklog) {
 // nothing. It refuses while a relay holds the slot, rather than fencing it.
 TEST(Recovery, ReplayPublishResumesByHandWithoutRepeating) {
   Scenario s("rpub");
-  auto conn = s.db().Connect();
+  auto conn = s.db.Connect();
   const std::string topic = UniqueName("rpub_t");
   std::string out;
   s.Drain();  // first start creates the slot
@@ -175,7 +176,7 @@ TEST(Recovery, ReplayPublishResumesByHandWithoutRepeating) {
   auto relay = s.StartRelay();
   ASSERT_TRUE(WaitFor(
       [&] {
-        return s.db().Scalar(
+        return s.db.Scalar(
                    "SELECT active::text FROM pg_replication_slots WHERE "
                    "database = current_database()") == "true";
       },
@@ -187,7 +188,7 @@ TEST(Recovery, ReplayPublishResumesByHandWithoutRepeating) {
 
 TEST(Recovery, AwardTopicRecreatedThenRecoverFromSeq) {
   Scenario s("rtopic");
-  auto conn = s.db().Connect();
+  auto conn = s.db.Connect();
   const std::string award_topic = UniqueName("rtopic_award");
   const std::string other_topic = UniqueName("rtopic_other");
   ASSERT_OK(kafka::CreateTopics(lottery::testing::KafkaBootstrap(),
@@ -197,16 +198,16 @@ TEST(Recovery, AwardTopicRecreatedThenRecoverFromSeq) {
   std::vector<std::string> lost = InsertRows(conn.get(), award_topic, 20, 3);
   std::vector<std::string> kept = InsertRows(conn.get(), other_topic, 10, 2);
   // Wait until the relay published all of it, then lose the award topic.
-  std::string end = s.db().Scalar("SELECT pg_current_wal_lsn()");
+  std::string end = s.db.Scalar("SELECT pg_current_wal_lsn()");
   ASSERT_TRUE(WaitFor(
       [&] {
-        return s.db().Scalar("SELECT confirmed_flush_lsn >= '" + end +
-                             "' FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") ==
+        return s.db.Scalar("SELECT confirmed_flush_lsn >= '" + end +
+                             "' FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'") ==
                "t";
       },
       std::chrono::seconds(60)));
   const std::string first_seq =
-      s.db().Scalar("SELECT min(seq) FROM outbox WHERE topic = '" + award_topic + "'");
+      s.db.Scalar("SELECT min(seq) FROM outbox WHERE topic = '" + award_topic + "'");
   ASSERT_OK(kafka::DeleteTopics(lottery::testing::KafkaBootstrap(), {award_topic}));
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -219,7 +220,7 @@ TEST(Recovery, AwardTopicRecreatedThenRecoverFromSeq) {
   std::atomic<bool> stop{false};
   std::vector<std::string> live;
   std::thread writer([&] {
-    auto c = s.db().Connect();
+    auto c = s.db.Connect();
     while (!stop.load()) {
       for (auto& id : InsertRows(c.get(), award_topic, 1, 2)) live.push_back(id);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -249,17 +250,17 @@ TEST(Recovery, AwardTopicRecreatedThenRecoverFromSeq) {
 
 TEST(Recovery, RecoverKilledMidwayIsRerunWithoutRepeating) {
   Scenario s("rrerun");
-  auto conn = s.db().Connect();
+  auto conn = s.db.Connect();
   const std::string topic = UniqueName("rrerun_award");
   ASSERT_OK(kafka::CreateTopics(lottery::testing::KafkaBootstrap(), {{topic, 3}}));
   s.Drain();
   std::vector<std::string> ids = InsertRows(conn.get(), topic, 400, 5);
   auto relay = s.StartRelay();
-  std::string end = s.db().Scalar("SELECT pg_current_wal_lsn()");
+  std::string end = s.db.Scalar("SELECT pg_current_wal_lsn()");
   ASSERT_TRUE(WaitFor(
       [&] {
-        return s.db().Scalar("SELECT confirmed_flush_lsn >= '" + end +
-                             "' FROM pg_replication_slots WHERE slot_name = '" + s.slot() + "'") ==
+        return s.db.Scalar("SELECT confirmed_flush_lsn >= '" + end +
+                             "' FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'") ==
                "t";
       },
       std::chrono::seconds(60)));
@@ -280,7 +281,7 @@ TEST(Recovery, RecoverKilledMidwayIsRerunWithoutRepeating) {
     ASSERT_TRUE(
         WaitFor([&] { return !ReadAllCommitted({topic}, std::chrono::seconds(10)).empty(); },
                 std::chrono::seconds(60)))
-        << Scenario::ReadFile(log);
+        << ReadFile(log);
     first.Kill(SIGKILL);
     first.Wait(std::chrono::seconds(10));
   }
@@ -305,7 +306,7 @@ TEST(Recovery, SlotDroppedThenRecoverSlotLost) {
   std::atomic<bool> stop{false};
   std::vector<std::string> ids;
   std::thread writer([&] {
-    auto c = s.db().Connect();
+    auto c = s.db.Connect();
     while (!stop.load()) {
       for (auto& id : InsertRows(c.get(), topic, 1, 3)) ids.push_back(id);
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -317,7 +318,7 @@ TEST(Recovery, SlotDroppedThenRecoverSlotLost) {
   relay->Kill(SIGTERM);
   ASSERT_EQ(relay->Wait(std::chrono::seconds(30)), 0);
   // The slot goes while inserts keep coming.
-  s.db().Scalar("SELECT pg_drop_replication_slot('" + s.slot() + "')::text");
+  s.db.Scalar("SELECT pg_drop_replication_slot('" + s.slot + "')::text");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(s.Cli({"status"}, &out), 2) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("recover --slot-lost"));
@@ -342,7 +343,7 @@ TEST(Recovery, SlotDroppedThenRecoverSlotLost) {
 
 TEST(Recovery, WriterBeforeTheFirstRelayStartRecoverSlotLostPublishesTheTable) {
   Scenario s("rfirst");
-  auto conn = s.db().Connect();
+  auto conn = s.db.Connect();
   const std::string topic = UniqueName("rfirst_t");
   std::vector<std::string> ids = InsertRows(conn.get(), topic, 10, 3);  // no slot yet
   std::string out;
@@ -359,55 +360,55 @@ TEST(Recovery, DropRefusesActiveSlotUnlessForced) {
   auto relay = s.StartRelay();
   ASSERT_TRUE(WaitFor(
       [&] {
-        return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
-                             s.slot() + "'") == "t";
+        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
+                             s.slot + "'") == "t";
       },
       std::chrono::seconds(30)));
   std::string out;
   EXPECT_NE(s.Cli({"drop"}, &out), 0);
   EXPECT_THAT(out, ::testing::HasSubstr("--force"));
-  EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
-                          s.slot() + "'"),
+  EXPECT_EQ(s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
+                          s.slot + "'"),
             "1");
   relay->Kill(SIGTERM);
   ASSERT_EQ(relay->Wait(std::chrono::seconds(30)), 0);
   auto slot_active = [&] {
     return WaitFor(
         [&] {
-          return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
-                               s.slot() + "'") == "t";
+          return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
+                               s.slot + "'") == "t";
         },
         std::chrono::seconds(30));
   };
   {
     // A superuser's walsender: lottery_relay may not end it, and says so with what to do.
-    auto superuser = ReplicationConnection::Connect(s.db().dsn());
+    auto superuser = ReplicationConnection::Connect(s.db.dsn());
     ASSERT_OK(superuser.status());
-    ASSERT_OK(superuser->StartReplication(s.slot(), 0, "lottery_outbox"));
+    ASSERT_OK(superuser->StartReplication(s.slot, 0, "lottery_outbox"));
     ASSERT_TRUE(slot_active());
     EXPECT_NE(s.Cli({"drop", "--force", "--delete-checkpoint"}, &out), 0) << out;
     EXPECT_THAT(out, ::testing::HasSubstr("then run drop again"));
-    EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
-                            s.slot() + "'"),
+    EXPECT_EQ(s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
+                            s.slot + "'"),
               "1");
   }
   ASSERT_TRUE(WaitFor(
       [&] {
-        return s.db().Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
-                             s.slot() + "'") == "f";
+        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
+                             s.slot + "'") == "f";
       },
       std::chrono::seconds(30)));
   // A walsender of the relay's role that is not the relay (a relay would reconnect), e.g. a
   // stray pg_recvlogical, holds the slot: --force ends it.
-  auto repl = ReplicationConnection::Connect(s.db().RoleDsn("lottery_relay") +
+  auto repl = ReplicationConnection::Connect(s.db.RoleDsn("lottery_relay") +
                                              " password=" + lottery::testing::kTestRolePassword);
   ASSERT_OK(repl.status());
-  ASSERT_OK(repl->StartReplication(s.slot(), 0, "lottery_outbox"));
+  ASSERT_OK(repl->StartReplication(s.slot, 0, "lottery_outbox"));
   ASSERT_TRUE(slot_active());
   ASSERT_EQ(s.Cli({"drop", "--force", "--delete-checkpoint"}, &out), 0) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("no longer retains WAL"));
-  EXPECT_EQ(s.db().Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
-                          s.slot() + "'"),
+  EXPECT_EQ(s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
+                          s.slot + "'"),
             "0");
   EXPECT_EQ(s.Cli({"status"}, &out), 5) << out;  // checkpoint deleted, no slot: a first start
 }

@@ -29,7 +29,7 @@ std::string StateDir() {
 // scripts/stack <verb> on the stack the test talks to; refuses if LOTTERY_KAFKA_BOOTSTRAP is not
 // that stack's broker (stopping somebody else's Kafka would prove nothing and break them).
 void Stack(const std::string& verb) {
-  std::string port = Scenario::ReadFile(StateDir() + "/kafka/port");
+  std::string port = ReadFile(StateDir() + "/kafka/port");
   while (!port.empty() && (port.back() == '\n' || port.back() == ' ')) port.pop_back();
   ASSERT_EQ(lottery::testing::KafkaBootstrap(), "127.0.0.1:" + port)
       << "LOTTERY_KAFKA_BOOTSTRAP is not the broker of the stack in " << StateDir();
@@ -46,7 +46,7 @@ TEST(ServerFaults, KafkaRestartUnderLoad) {
   std::atomic<bool> stop{false};
   std::vector<std::string> ids;
   std::thread writer([&] {
-    auto c = s.db().Connect();
+    auto c = s.db.Connect();
     while (!stop.load()) {
       for (auto& id : InsertRows(c.get(), topic, 1, 4)) ids.push_back(id);
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -61,9 +61,9 @@ TEST(ServerFaults, KafkaRestartUnderLoad) {
   stop = true;
   writer.join();
   EXPECT_TRUE(relay->Running()) << "the relay must wait for Kafka, not exit:\n"
-                                << Scenario::ReadFile(s.last_relay_log());
+                                << ReadFile(s.last_relay_log());
   relay->Kill(SIGTERM);
-  EXPECT_EQ(relay->Wait(std::chrono::seconds(60)), 0) << Scenario::ReadFile(s.last_relay_log());
+  EXPECT_EQ(relay->Wait(std::chrono::seconds(60)), 0) << ReadFile(s.last_relay_log());
   s.Drain();
   ExpectEachExactlyOnce(ReadAllCommitted({topic}), ids);
 }
@@ -74,7 +74,7 @@ std::vector<std::string> UnderTrickle(Scenario& s, const std::string& topic, Bod
   std::atomic<bool> stop{false};
   std::vector<std::string> ids;
   std::thread writer([&] {
-    auto c = s.db().Connect();
+    auto c = s.db.Connect();
     while (!stop.load()) {
       for (auto& id : InsertRows(c.get(), topic, 1, 2)) ids.push_back(id);
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -108,7 +108,7 @@ TEST(ServerFaults, SigtermWithKafkaDownExitsZeroAfterTheStopTimeout) {
   });
   const absl::Duration took = absl::Now() - signalled;
   Stack("kafka-start");
-  const std::string log = Scenario::ReadFile(s.last_relay_log());
+  const std::string log = ReadFile(s.last_relay_log());
   ASSERT_TRUE(code.has_value()) << "still running 40 s after SIGTERM:\n" << log;
   EXPECT_EQ(*code, 0) << log;
   EXPECT_LT(took, absl::Seconds(25)) << log;
@@ -141,14 +141,14 @@ TEST(ServerFaults, AKafkaOutageLongerThanTheTransactionTimeoutIsSurvived) {
     // The coordinator aborts expired transactions on its 10 s timer.
     WaitFor(
         [&] {
-          return Scenario::ReadFile(s.last_relay_log()).find("starting a new producer") !=
+          return ReadFile(s.last_relay_log()).find("starting a new producer") !=
                  std::string::npos;
         },
         std::chrono::seconds(25));
     std::this_thread::sleep_for(std::chrono::seconds(3));
     running = relay->Running();
   });
-  const std::string log = Scenario::ReadFile(s.last_relay_log());
+  const std::string log = ReadFile(s.last_relay_log());
   EXPECT_TRUE(running) << "the relay must survive a long broker outage:\n" << log;
   EXPECT_THAT(log, ::testing::Not(::testing::HasSubstr("took over slot"))) << log;
   relay->Kill(SIGTERM);
@@ -179,7 +179,7 @@ class WalKeepSizeGuard {
 
 TEST(ServerFaults, SlotInvalidatedThenRecoverSlotLost) {
   Scenario s("rinval");
-  auto conn = s.db().Connect();
+  auto conn = s.db.Connect();
   const std::string topic = UniqueName("rinval_t");
   std::string out;
   s.Drain();  // first start: creates the slot
@@ -188,18 +188,18 @@ TEST(ServerFaults, SlotInvalidatedThenRecoverSlotLost) {
   std::vector<std::string> before_loss = ids;
   // The relay is down; rows pile up; the slot is invalidated.
   std::vector<std::string> during = InsertRows(conn.get(), topic, 10, 3);
-  s.db().Scalar("CREATE TABLE filler (b text)");
+  s.db.Scalar("CREATE TABLE filler (b text)");
   {
-    WalKeepSizeGuard guard(s.db());
+    WalKeepSizeGuard guard(s.db);
     bool lost = WaitFor(
         [&] {
-          s.db().Scalar(
+          s.db.Scalar(
               "INSERT INTO filler SELECT repeat(md5(g::text), 32) FROM generate_series(1, 2000) g "
               "RETURNING 1");
-          s.db().Scalar("SELECT pg_switch_wal()::text");
-          s.db().Scalar("CHECKPOINT");
-          return s.db().Scalar("SELECT wal_status FROM pg_replication_slots WHERE slot_name = '" +
-                               s.slot() + "'") == "lost";
+          s.db.Scalar("SELECT pg_switch_wal()::text");
+          s.db.Scalar("CHECKPOINT");
+          return s.db.Scalar("SELECT wal_status FROM pg_replication_slots WHERE slot_name = '" +
+                               s.slot + "'") == "lost";
         },
         std::chrono::seconds(60));
     guard.Reset();

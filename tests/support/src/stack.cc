@@ -12,10 +12,12 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <random>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -134,6 +136,13 @@ std::string TestDatabase::RoleDsn(const std::string& role) const {
     }
   }
   return absl::StrCat(dsn_, " user=", role);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 std::optional<std::string> Record::Header(const std::string& name) const {

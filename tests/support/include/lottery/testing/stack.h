@@ -24,6 +24,9 @@ std::string KafkaBootstrap();
 // as a database, slot, topic or group name.
 std::string UniqueName(const std::string& prefix);
 
+// The whole file (a child's log, a state file); "" when it cannot be read.
+std::string ReadFile(const std::string& path);
+
 // Replaces (or adds) dbname=... in a libpq key=value DSN.
 std::string WithDatabase(const std::string& dsn, const std::string& dbname);
 
