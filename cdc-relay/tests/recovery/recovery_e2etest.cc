@@ -103,8 +103,8 @@ TEST(Recovery, ReplayDryRunMatchesRowsWrittenAndDoesNotConsume) {
   ASSERT_OK(repl->StartReplication(s.slot, 0, "lottery_outbox"));
   ASSERT_TRUE(WaitFor(
       [&] {
-        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
-                             s.slot + "'") == "t";
+        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot +
+                           "'") == "t";
       },
       std::chrono::seconds(10)));
   ASSERT_EQ(s.Cli({"replay", "--dry-run"}, &out), 0) << out;
@@ -115,14 +115,13 @@ TEST(Recovery, ReplayDryRunMatchesRowsWrittenAndDoesNotConsume) {
   repl = absl::UnavailableError("closed");  // end the walsender
   ASSERT_TRUE(WaitFor(
       [&] {
-        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
-                             s.slot + "'") == "f";
+        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot +
+                           "'") == "f";
       },
       std::chrono::seconds(10)));
-  EXPECT_EQ(
-      s.db.Scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" +
-                    s.slot + "'"),
-      before)
+  EXPECT_EQ(s.db.Scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" +
+                        s.slot + "'"),
+            before)
       << "the dry run must not consume the slot";
 
   // A row the relay would dead-letter (headers that are not strings) is shown, with the reason;
@@ -202,8 +201,7 @@ TEST(Recovery, AwardTopicRecreatedThenRecoverFromSeq) {
   ASSERT_TRUE(WaitFor(
       [&] {
         return s.db.Scalar("SELECT confirmed_flush_lsn >= '" + end +
-                             "' FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'") ==
-               "t";
+                           "' FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'") == "t";
       },
       std::chrono::seconds(60)));
   const std::string first_seq =
@@ -260,8 +258,7 @@ TEST(Recovery, RecoverKilledMidwayIsRerunWithoutRepeating) {
   ASSERT_TRUE(WaitFor(
       [&] {
         return s.db.Scalar("SELECT confirmed_flush_lsn >= '" + end +
-                             "' FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'") ==
-               "t";
+                           "' FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'") == "t";
       },
       std::chrono::seconds(60)));
   ASSERT_OK(kafka::DeleteTopics(lottery::testing::KafkaBootstrap(), {topic}));
@@ -360,23 +357,23 @@ TEST(Recovery, DropRefusesActiveSlotUnlessForced) {
   auto relay = s.StartRelay();
   ASSERT_TRUE(WaitFor(
       [&] {
-        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
-                             s.slot + "'") == "t";
+        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot +
+                           "'") == "t";
       },
       std::chrono::seconds(30)));
   std::string out;
   EXPECT_NE(s.Cli({"drop"}, &out), 0);
   EXPECT_THAT(out, ::testing::HasSubstr("--force"));
-  EXPECT_EQ(s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
-                          s.slot + "'"),
-            "1");
+  EXPECT_EQ(
+      s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'"),
+      "1");
   relay->Kill(SIGTERM);
   ASSERT_EQ(relay->Wait(std::chrono::seconds(30)), 0);
   auto slot_active = [&] {
     return WaitFor(
         [&] {
           return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
-                               s.slot + "'") == "t";
+                             s.slot + "'") == "t";
         },
         std::chrono::seconds(30));
   };
@@ -388,14 +385,14 @@ TEST(Recovery, DropRefusesActiveSlotUnlessForced) {
     ASSERT_TRUE(slot_active());
     EXPECT_NE(s.Cli({"drop", "--force", "--delete-checkpoint"}, &out), 0) << out;
     EXPECT_THAT(out, ::testing::HasSubstr("then run drop again"));
-    EXPECT_EQ(s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
-                            s.slot + "'"),
-              "1");
+    EXPECT_EQ(
+        s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'"),
+        "1");
   }
   ASSERT_TRUE(WaitFor(
       [&] {
-        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
-                             s.slot + "'") == "f";
+        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot +
+                           "'") == "f";
       },
       std::chrono::seconds(30)));
   // A walsender of the relay's role that is not the relay (a relay would reconnect), e.g. a
@@ -407,9 +404,9 @@ TEST(Recovery, DropRefusesActiveSlotUnlessForced) {
   ASSERT_TRUE(slot_active());
   ASSERT_EQ(s.Cli({"drop", "--force", "--delete-checkpoint"}, &out), 0) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("no longer retains WAL"));
-  EXPECT_EQ(s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
-                          s.slot + "'"),
-            "0");
+  EXPECT_EQ(
+      s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'"),
+      "0");
   EXPECT_EQ(s.Cli({"status"}, &out), 5) << out;  // checkpoint deleted, no slot: a first start
 }
 

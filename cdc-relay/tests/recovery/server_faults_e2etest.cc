@@ -141,8 +141,7 @@ TEST(ServerFaults, AKafkaOutageLongerThanTheTransactionTimeoutIsSurvived) {
     // The coordinator aborts expired transactions on its 10 s timer.
     WaitFor(
         [&] {
-          return ReadFile(s.last_relay_log()).find("starting a new producer") !=
-                 std::string::npos;
+          return ReadFile(s.last_relay_log()).find("starting a new producer") != std::string::npos;
         },
         std::chrono::seconds(25));
     std::this_thread::sleep_for(std::chrono::seconds(3));
@@ -199,7 +198,7 @@ TEST(ServerFaults, SlotInvalidatedThenRecoverSlotLost) {
           s.db.Scalar("SELECT pg_switch_wal()::text");
           s.db.Scalar("CHECKPOINT");
           return s.db.Scalar("SELECT wal_status FROM pg_replication_slots WHERE slot_name = '" +
-                               s.slot + "'") == "lost";
+                             s.slot + "'") == "lost";
         },
         std::chrono::seconds(60));
     guard.Reset();
