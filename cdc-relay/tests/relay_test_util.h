@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,6 +79,14 @@ struct RelayWorld {
                                   slot, "'")) == "1";
   }
 
+  // Whether a walsender holds the slot; nullopt when there is no slot.
+  std::optional<bool> SlotActive() const {
+    std::string active = db.Scalar(
+        absl::StrCat("SELECT active FROM pg_replication_slots WHERE slot_name = '", slot, "'"));
+    if (active.empty()) return std::nullopt;
+    return active == "t";
+  }
+
   Lsn CurrentWalLsn() const { return *ParseLsn(db.Scalar("SELECT pg_current_wal_lsn()")); }
 
   Lsn ConfirmedFlush() const {
@@ -142,20 +152,29 @@ inline std::vector<std::string> InsertOutbox(PGconn* conn, const std::string& to
   return ids;
 }
 
-// Rows keep coming while a test acts: one outbox row per transaction (keys k0..k<keys-1>) every
-// `pause`, on its own connection, until Stop(), which returns their ids in commit order.
+// Rows keep coming while a test acts: `insert(conn, i)` for i = 0, 1, ... (each its own
+// transaction) every `pause`, on its own connection, until Stop(), which returns the ids it
+// returned, in commit order.
 class Trickle {
  public:
-  Trickle(const RelayWorld& w, int keys, std::chrono::milliseconds pause)
-      : thread_([this, &w, keys, pause] {
-          auto conn = w.db.Connect();
+  using Insert = std::function<std::vector<std::string>(PGconn*, int)>;
+  Trickle(const TestDatabase& db, Insert insert, std::chrono::milliseconds pause)
+      : insert_(std::move(insert)), thread_([this, &db, pause] {
+          auto conn = db.Connect();
           for (int i = 0; !stop_.load(); ++i) {
-            auto got =
-                InsertOutbox(conn.get(), w.topic, {absl::StrCat("k", i % keys)}, {absl::StrCat(i)});
+            auto got = insert_(conn.get(), i);
             ids_.insert(ids_.end(), got.begin(), got.end());
             std::this_thread::sleep_for(pause);
           }
         }) {}
+  // One outbox row per transaction into the world's topic, keys k0..k<keys-1>.
+  Trickle(const RelayWorld& w, int keys, std::chrono::milliseconds pause)
+      : Trickle(
+            w.db,
+            [&w, keys](PGconn* conn, int i) {
+              return InsertOutbox(conn, w.topic, {absl::StrCat("k", i % keys)}, {absl::StrCat(i)});
+            },
+            pause) {}
   ~Trickle() { Stop(); }
   Trickle(const Trickle&) = delete;
   Trickle& operator=(const Trickle&) = delete;
@@ -168,6 +187,7 @@ class Trickle {
  private:
   std::atomic<bool> stop_{false};
   std::vector<std::string> ids_;
+  Insert insert_;
   std::thread thread_;  // last: starts after the members it uses
 };
 

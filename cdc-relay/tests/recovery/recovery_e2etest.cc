@@ -1,7 +1,6 @@
 // Recovery scenarios of docs/operations.md against the real PostgreSQL and Kafka, driving the real
 // lottery-cdc-relay binary. Each ends with the delivery property read back with read_committed:
 // every outbox event exactly once, none invented.
-#include <atomic>
 #include <random>
 #include <thread>
 
@@ -74,8 +73,7 @@ TEST(Recovery, ReplayDryRunMatchesRowsWrittenAndDoesNotConsume) {
   // Traffic outside the publication is not an event.
   s.db.Scalar("CREATE TABLE other (x int)");
   s.db.Scalar("INSERT INTO other VALUES (1) RETURNING x");
-  std::string before = s.db.Scalar(
-      "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'");
+  const Lsn before = s.ConfirmedFlush();
 
   std::string out;
   ASSERT_EQ(s.Cli({"replay", "--dry-run"}, &out), 0) << out;
@@ -101,28 +99,15 @@ TEST(Recovery, ReplayDryRunMatchesRowsWrittenAndDoesNotConsume) {
   auto repl = ReplicationConnection::Connect(s.db.dsn());
   ASSERT_OK(repl.status());
   ASSERT_OK(repl->StartReplication(s.slot, 0, "lottery_outbox"));
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot +
-                           "'") == "t";
-      },
-      std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitFor([&] { return s.SlotActive() == true; }, std::chrono::seconds(10)));
   ASSERT_EQ(s.Cli({"replay", "--dry-run"}, &out), 0) << out;
   lines = ParseDryRun(out);
   ASSERT_EQ(lines.size(), ids.size()) << out;
   for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(lines[i].id, ids[i]);
   EXPECT_EQ(s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE temporary"), "0");
   repl = absl::UnavailableError("closed");  // end the walsender
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot +
-                           "'") == "f";
-      },
-      std::chrono::seconds(10)));
-  EXPECT_EQ(s.db.Scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" +
-                        s.slot + "'"),
-            before)
-      << "the dry run must not consume the slot";
+  ASSERT_TRUE(WaitFor([&] { return s.SlotActive() == false; }, std::chrono::seconds(10)));
+  EXPECT_EQ(s.ConfirmedFlush(), before) << "the dry run must not consume the slot";
 
   // A row the relay would dead-letter (headers that are not strings) is shown, with the reason;
   // it is never skipped.
@@ -197,13 +182,8 @@ TEST(Recovery, AwardTopicRecreatedThenRecoverFromSeq) {
   std::vector<std::string> lost = InsertRows(conn.get(), award_topic, 20, 3);
   std::vector<std::string> kept = InsertRows(conn.get(), other_topic, 10, 2);
   // Wait until the relay published all of it, then lose the award topic.
-  std::string end = s.db.Scalar("SELECT pg_current_wal_lsn()");
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return s.db.Scalar("SELECT confirmed_flush_lsn >= '" + end +
-                           "' FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'") == "t";
-      },
-      std::chrono::seconds(60)));
+  const Lsn end = s.CurrentWalLsn();
+  ASSERT_TRUE(WaitFor([&] { return s.ConfirmedFlush() >= end; }, std::chrono::seconds(60)));
   const std::string first_seq =
       s.db.Scalar("SELECT min(seq) FROM outbox WHERE topic = '" + award_topic + "'");
   ASSERT_OK(kafka::DeleteTopics(lottery::testing::KafkaBootstrap(), {award_topic}));
@@ -215,19 +195,12 @@ TEST(Recovery, AwardTopicRecreatedThenRecoverFromSeq) {
       std::chrono::seconds(60)));
 
   // The writer keeps writing during the recovery; the live relay keeps publishing.
-  std::atomic<bool> stop{false};
-  std::vector<std::string> live;
-  std::thread writer([&] {
-    auto c = s.db.Connect();
-    while (!stop.load()) {
-      for (auto& id : InsertRows(c.get(), award_topic, 1, 2)) live.push_back(id);
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
+  Trickle writer(
+      s.db, [&](PGconn* c, int) { return InsertRows(c, award_topic, 1, 2); },
+      std::chrono::milliseconds(20));
   std::string out;
   int rc = s.Cli({"recover", "--from-seq", first_seq}, &out);
-  stop = true;
-  writer.join();
+  std::vector<std::string> live = writer.Stop();
   ASSERT_EQ(rc, 0) << out;
   relay->Kill(SIGTERM);
   ASSERT_EQ(relay->Wait(std::chrono::seconds(30)), 0);
@@ -254,13 +227,8 @@ TEST(Recovery, RecoverKilledMidwayIsRerunWithoutRepeating) {
   s.Drain();
   std::vector<std::string> ids = InsertRows(conn.get(), topic, 400, 5);
   auto relay = s.StartRelay();
-  std::string end = s.db.Scalar("SELECT pg_current_wal_lsn()");
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return s.db.Scalar("SELECT confirmed_flush_lsn >= '" + end +
-                           "' FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'") == "t";
-      },
-      std::chrono::seconds(60)));
+  const Lsn end = s.CurrentWalLsn();
+  ASSERT_TRUE(WaitFor([&] { return s.ConfirmedFlush() >= end; }, std::chrono::seconds(60)));
   ASSERT_OK(kafka::DeleteTopics(lottery::testing::KafkaBootstrap(), {topic}));
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -300,15 +268,9 @@ TEST(Recovery, SlotDroppedThenRecoverSlotLost) {
   std::string out;
   EXPECT_EQ(s.Cli({"status"}, &out), 5) << out;  // never started
   s.Drain();
-  std::atomic<bool> stop{false};
-  std::vector<std::string> ids;
-  std::thread writer([&] {
-    auto c = s.db.Connect();
-    while (!stop.load()) {
-      for (auto& id : InsertRows(c.get(), topic, 1, 3)) ids.push_back(id);
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  });
+  Trickle writer(
+      s.db, [&](PGconn* c, int) { return InsertRows(c, topic, 1, 3); },
+      std::chrono::milliseconds(5));
   auto relay = s.StartRelay();
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_EQ(s.Cli({"status"}, &out), 0) << out;  // healthy while streaming
@@ -328,8 +290,7 @@ TEST(Recovery, SlotDroppedThenRecoverSlotLost) {
       << "rows committed while the slot was gone";
   relay = s.StartRelay();
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  stop = true;
-  writer.join();
+  std::vector<std::string> ids = writer.Stop();
   relay->Kill(SIGTERM);
   ASSERT_EQ(relay->Wait(std::chrono::seconds(30)), 0);
   s.Drain();
@@ -355,27 +316,15 @@ TEST(Recovery, DropRefusesActiveSlotUnlessForced) {
   Scenario s("rdrop");
   s.Drain();
   auto relay = s.StartRelay();
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot +
-                           "'") == "t";
-      },
-      std::chrono::seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return s.SlotActive() == true; }, std::chrono::seconds(30)));
   std::string out;
   EXPECT_NE(s.Cli({"drop"}, &out), 0);
   EXPECT_THAT(out, ::testing::HasSubstr("--force"));
-  EXPECT_EQ(
-      s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'"),
-      "1");
+  EXPECT_TRUE(s.SlotExists());
   relay->Kill(SIGTERM);
   ASSERT_EQ(relay->Wait(std::chrono::seconds(30)), 0);
   auto slot_active = [&] {
-    return WaitFor(
-        [&] {
-          return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" +
-                             s.slot + "'") == "t";
-        },
-        std::chrono::seconds(30));
+    return WaitFor([&] { return s.SlotActive() == true; }, std::chrono::seconds(30));
   };
   {
     // A superuser's walsender: lottery_relay may not end it, and says so with what to do.
@@ -385,16 +334,9 @@ TEST(Recovery, DropRefusesActiveSlotUnlessForced) {
     ASSERT_TRUE(slot_active());
     EXPECT_NE(s.Cli({"drop", "--force", "--delete-checkpoint"}, &out), 0) << out;
     EXPECT_THAT(out, ::testing::HasSubstr("then run drop again"));
-    EXPECT_EQ(
-        s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'"),
-        "1");
+    EXPECT_TRUE(s.SlotExists());
   }
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return s.db.Scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + s.slot +
-                           "'") == "f";
-      },
-      std::chrono::seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return s.SlotActive() == false; }, std::chrono::seconds(30)));
   // A walsender of the relay's role that is not the relay (a relay would reconnect), e.g. a
   // stray pg_recvlogical, holds the slot: --force ends it.
   auto repl = ReplicationConnection::Connect(s.db.RoleDsn("lottery_relay") +
@@ -404,9 +346,7 @@ TEST(Recovery, DropRefusesActiveSlotUnlessForced) {
   ASSERT_TRUE(slot_active());
   ASSERT_EQ(s.Cli({"drop", "--force", "--delete-checkpoint"}, &out), 0) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("no longer retains WAL"));
-  EXPECT_EQ(
-      s.db.Scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + s.slot + "'"),
-      "0");
+  EXPECT_FALSE(s.SlotExists());
   EXPECT_EQ(s.Cli({"status"}, &out), 5) << out;  // checkpoint deleted, no slot: a first start
 }
 

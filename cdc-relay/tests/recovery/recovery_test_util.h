@@ -18,6 +18,7 @@ namespace lottery::cdc::recovery::testing {
 
 using lottery::cdc::testing::InsertOutbox;
 using lottery::cdc::testing::RelayWorld;
+using lottery::cdc::testing::Trickle;
 using lottery::testing::ExpectEachExactlyOnce;
 using lottery::testing::Process;
 using lottery::testing::ReadFile;
