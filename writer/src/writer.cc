@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "lottery/common/status.h"
 #include "lottery/writer/start_offset.h"
+#include "lottery/writer/watermark_probe.h"
 #include "spdlog/spdlog.h"
 
 namespace lottery::writer {
@@ -14,6 +15,10 @@ namespace lottery::writer {
 namespace {
 
 constexpr absl::Duration kHousekeepingEvery = absl::Seconds(10);
+// The broker is asked for the lag's high watermarks this often (one request per partition), off
+// the run loop (watermark_probe.h).
+constexpr absl::Duration kLagQueryEvery = absl::Seconds(2);
+constexpr int kWatermarkTimeoutMs = 5000;
 
 RawMessage CopyMessage(const rd_kafka_message_t* m) {
   RawMessage out;
@@ -154,6 +159,7 @@ void Writer::OnAssign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
                                      : std::string("beginning (no stored offset)"));
   }
   rd_kafka_assign(rk, parts);
+  ProbeAssigned();
   last_activity_ = absl::Now();
 }
 
@@ -163,6 +169,7 @@ void Writer::OnRevoke(rd_kafka_topic_partition_list_t* parts) {
     position_.erase(tp);
     spdlog::info("revoked {}[{}]", tp.first, tp.second);
   }
+  ProbeAssigned();
   if (pending_ != nullptr) {
     std::erase_if(*pending_, [&](const RawMessage& m) {
       return !position_.count({m.topic, m.partition});
@@ -202,7 +209,7 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
         health_.PgLost(failed);
       }
       PublishHealth();
-      RefreshLag(/*query=*/true);  // the backlog grows while nothing commits
+      RefreshLag();  // the backlog grows while nothing commits
       if (failed.code() != absl::StatusCode::kAborted) {
         Sleep(backoff_.Next(), &stop);
       }
@@ -237,7 +244,7 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
       position_[tp] = next;
       rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset = next;
     }
-    RefreshLag(/*query=*/false);  // before the counters: who sees them sees this lag
+    RefreshLag();  // before the counters: who sees them sees this lag
     metrics_.CountBatch(*r);
     spdlog::debug(
         "committed batch: {} records, {} entries, {} duplicates, {} rejected, {} skipped, {} "
@@ -294,6 +301,7 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
   }
   backoff_.Reset();
   const std::string topic = config_.topic_prefix + config_.stake_topic;
+  probe_ = std::make_unique<WatermarkProbe>(consumer_.get(), kLagQueryEvery, kWatermarkTimeoutMs);
   {
     lottery::kafka::TopicPartitionListPtr sub(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(sub.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
@@ -351,7 +359,7 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
       last_activity_ = absl::Now();  // a long retried commit is not idleness either
     }
     CheckPgWhileIdle();
-    RefreshLag(/*query=*/true);
+    RefreshLag();
     Housekeeping(false);
     if (stop.load()) done = true;
     if (config_.max_messages > 0 && total >= config_.max_messages) done = true;
@@ -367,6 +375,7 @@ absl::Status Writer::Run(const std::atomic<bool>& stop) {
   spdlog::info("leaving the group after {} records", total);
   health_.Subscribed(false);
   PublishHealth();
+  probe_.reset();
   rd_kafka_resp_err_t err = rd_kafka_consumer_close(consumer_.get());
   if (err) spdlog::warn("consumer close: {}", rd_kafka_err2str(err));
   return absl::OkStatus();

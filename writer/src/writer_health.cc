@@ -1,9 +1,11 @@
 // The run loop's view of its own health: readiness (/readyz, health.h), the idle check of the
-// PostgreSQL connection, and the consumer lag from the broker's high watermarks.
+// PostgreSQL connection, and the consumer lag from the broker's high watermarks (asked for by
+// WatermarkProbe, off the run loop).
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "lottery/writer/watermark_probe.h"
 #include "lottery/writer/writer.h"
 #include "spdlog/spdlog.h"
 
@@ -13,9 +15,6 @@ namespace {
 
 // Without a committed batch for this long, a cheap query proves the connection.
 constexpr absl::Duration kPingEvery = absl::Seconds(1);
-// The broker is asked for high watermarks at most this often (one request per partition).
-constexpr absl::Duration kLagQueryEvery = absl::Seconds(2);
-constexpr int kWatermarkTimeoutMs = 300;
 
 }  // namespace
 
@@ -59,19 +58,26 @@ void Writer::CheckPgWhileIdle() {
   PublishHealth();
 }
 
-void Writer::RefreshLag(bool query) {
-  const absl::Time now = absl::Now();
-  query = query && now - last_lag_query_ >= kLagQueryEvery;
-  if (query) last_lag_query_ = now;
+void Writer::ProbeAssigned() {
+  if (probe_ == nullptr) return;
+  std::vector<TopicPartition> partitions;
+  for (const auto& [tp, pos] : position_) partitions.push_back(tp);
+  probe_->SetPartitions(std::move(partitions));
+}
+
+void Writer::RefreshLag() {
+  const std::map<TopicPartition, Watermarks> answers =
+      probe_ != nullptr ? probe_->Latest() : std::map<TopicPartition, Watermarks>{};
   int64_t total = 0;
   for (const auto& [tp, pos] : position_) {
     auto [it, fresh] = watermarks_.try_emplace(tp, -1, -1);
     auto& [low, high] = it->second;
     int64_t lo = -1, hi = -1;
-    if (query &&
-        rd_kafka_query_watermark_offsets(consumer_.get(), tp.first.c_str(), tp.second, &lo, &hi,
-                                         kWatermarkTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      low = lo, high = hi;  // the broker's word (also after a truncation)
+    auto answer = answers.find(tp);
+    if (answer != answers.end() && answer->second.answer != probe_answer_[tp]) {
+      // A new answer of the broker: its word, also after a truncation.
+      probe_answer_[tp] = answer->second.answer;
+      low = answer->second.low, high = answer->second.high;
     } else if (rd_kafka_get_watermark_offsets(consumer_.get(), tp.first.c_str(), tp.second, &lo,
                                               &hi) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       low = std::max(low, lo), high = std::max(high, hi);  // from fetch responses, may lag behind

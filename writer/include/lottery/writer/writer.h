@@ -33,6 +33,8 @@
 
 namespace lottery::writer {
 
+class WatermarkProbe;
+
 struct WriterMetrics {
   explicit WriterMetrics(lottery::metrics::Registry& r);
   lottery::metrics::Registry& registry;
@@ -77,9 +79,11 @@ class Writer {
   bool CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>& stop);
   void Seek(const TopicPartition& tp, int64_t offset);
   void Housekeeping(bool force);
-  // Recomputes the lag gauges: high watermark (asked of the broker when `query`, at most every
-  // kLagQueryEvery; else librdkafka's cached one) minus the offset committed in PostgreSQL.
-  void RefreshLag(bool query);
+  // Recomputes the lag gauges: high watermark (the probe's latest answer from the broker when
+  // there is a new one; else librdkafka's cached one) minus the offset committed in PostgreSQL.
+  void RefreshLag();
+  // Tells the probe the assignment (position_'s partitions).
+  void ProbeAssigned();
   // A cheap query (or a reconnect) at most every kPingEvery without a committed batch.
   void CheckPgWhileIdle();
   // Copies health_'s verdict to ready_ and logs each change with its reason.
@@ -90,6 +94,7 @@ class Writer {
   WriterMetrics metrics_;
   int64_t retention_seconds_ = 0;
   lottery::kafka::KafkaPtr consumer_;
+  std::unique_ptr<WatermarkProbe> probe_;  // while subscribed; uses consumer_
   lottery::pg::ConnPtr pg_;
   daemon::Backoff backoff_{absl::Milliseconds(100), absl::Seconds(5), std::random_device{}()};
   Health health_;
@@ -97,9 +102,9 @@ class Writer {
   std::string logged_reason_;
   absl::Time last_pg_ok_ = absl::InfinitePast();
   absl::Time last_ping_ = absl::InfinitePast();
-  absl::Time last_lag_query_ = absl::InfinitePast();
   std::map<TopicPartition, std::pair<int64_t, int64_t>> watermarks_;  // low, high
-  const std::atomic<bool>* stop_ = nullptr;                           // for the rebalance callback
+  std::map<TopicPartition, uint64_t> probe_answer_;  // the probe's answer watermarks_ holds
+  const std::atomic<bool>* stop_ = nullptr;          // for the rebalance callback
   // Assigned partitions and what consumer_offset holds for each (nullopt: no row).
   std::map<TopicPartition, std::optional<int64_t>> position_;
   std::vector<RawMessage>* pending_ = nullptr;  // the batch being collected (for revokes)
