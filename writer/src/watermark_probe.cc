@@ -14,6 +14,7 @@ WatermarkProbe::~WatermarkProbe() {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
+  stopping_ = true;  // also read between the queries of one round
   wake_.notify_all();
   thread_.join();
 }
@@ -43,6 +44,7 @@ void WatermarkProbe::Loop() {
     lock.unlock();
     std::map<TopicPartition, Watermarks> answers;
     for (const TopicPartition& tp : ask) {
+      if (stopping_.load()) break;  // a stop waits for one query at most
       int64_t low = -1, high = -1;
       if (rd_kafka_query_watermark_offsets(rk_, tp.first.c_str(), tp.second, &low, &high,
                                            timeout_ms_) == RD_KAFKA_RESP_ERR_NO_ERROR) {

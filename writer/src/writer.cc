@@ -18,7 +18,9 @@ constexpr absl::Duration kHousekeepingEvery = absl::Seconds(10);
 // The broker is asked for the lag's high watermarks this often (one request per partition), off
 // the run loop (watermark_probe.h).
 constexpr absl::Duration kLagQueryEvery = absl::Seconds(2);
-constexpr int kWatermarkTimeoutMs = 5000;
+// Longer than the consumer's fetch.wait.max.ms (500), which a query may wait behind; also how
+// long a stop may wait for the probe.
+constexpr int kWatermarkTimeoutMs = 1000;
 
 RawMessage CopyMessage(const rd_kafka_message_t* m) {
   RawMessage out;

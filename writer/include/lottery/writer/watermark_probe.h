@@ -4,6 +4,7 @@
 // second every two (a third of its throughput). The run loop reads the latest answers instead.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -24,7 +25,8 @@ struct Watermarks {
 
 class WatermarkProbe {
  public:
-  // `rk` (thread-safe) must outlive the probe; the thread starts at once.
+  // `rk` (thread-safe) must outlive the probe; the thread starts at once. Each query waits at
+  // most `timeout_ms`, and so does the destructor.
   WatermarkProbe(rd_kafka_t* rk, absl::Duration every, int timeout_ms);
   ~WatermarkProbe();  // stops and joins
   WatermarkProbe(const WatermarkProbe&) = delete;
@@ -44,6 +46,7 @@ class WatermarkProbe {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;
+  std::atomic<bool> stopping_{false};
   bool partitions_changed_ = false;
   std::vector<TopicPartition> partitions_;
   std::map<TopicPartition, Watermarks> latest_;
