@@ -11,10 +11,9 @@ WatermarkProbe::WatermarkProbe(rd_kafka_t* rk, absl::Duration every, int timeout
 
 WatermarkProbe::~WatermarkProbe() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(mu_);  // set under the lock: the wait cannot miss it
     stop_ = true;
   }
-  stopping_ = true;  // also read between the queries of one round
   wake_.notify_all();
   thread_.join();
 }
@@ -44,7 +43,7 @@ void WatermarkProbe::Loop() {
     lock.unlock();
     std::map<TopicPartition, Watermarks> answers;
     for (const TopicPartition& tp : ask) {
-      if (stopping_.load()) break;  // a stop waits for one query at most
+      if (stop_.load()) break;  // a stop waits for one query at most
       int64_t low = -1, high = -1;
       if (rd_kafka_query_watermark_offsets(rk_, tp.first.c_str(), tp.second, &low, &high,
                                            timeout_ms_) == RD_KAFKA_RESP_ERR_NO_ERROR) {

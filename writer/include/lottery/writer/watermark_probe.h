@@ -45,8 +45,7 @@ class WatermarkProbe {
   const int timeout_ms_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  bool stop_ = false;
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stop_{false};  // also read between the queries of a round, unlocked
   bool partitions_changed_ = false;
   std::vector<TopicPartition> partitions_;
   std::map<TopicPartition, Watermarks> latest_;
