@@ -1,5 +1,6 @@
 #include "lottery/cdc/publisher.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -42,27 +43,35 @@ bool IsPermanentRecordError(rd_kafka_resp_err_t err) {
       return false;
   }
 }
-// Delivery reports: a record the broker refused for good (e.g. above the topic's
+// Delivery reports: each delivered record's offset, for the transaction's last offsets
+// (confirm_gate.h). A record the broker refused for good (e.g. above the topic's
 // max.message.bytes) aborts its Kafka transaction; remember its event id so the retry
 // dead-letters it instead of failing the same way forever.
 void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-  if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR || !IsPermanentRecordError(m->err)) return;
-  auto* rejected = static_cast<absl::flat_hash_map<std::string, std::string>*>(opaque);
+  auto* d = static_cast<TransactionalProducer::Deliveries*>(opaque);
+  if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (m->offset >= 0) {
+      int64_t& last = d->delivered[TopicPartitionKey{rd_kafka_topic_name(m->rkt), m->partition}];
+      last = std::max(last, m->offset);
+    }
+    return;
+  }
+  if (!IsPermanentRecordError(m->err)) return;
   rd_kafka_headers_t* hdrs = nullptr;
   if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
   const void* v = nullptr;
   size_t n = 0;
   if (rd_kafka_header_get_last(hdrs, "id", &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
-  if (rejected->size() < 100000) {
-    (*rejected)[std::string(static_cast<const char*>(v), n)] =
+  if (d->rejected.size() < 100000) {
+    d->rejected[std::string(static_cast<const char*>(v), n)] =
         absl::StrCat("the broker refused the record: ", rd_kafka_err2str(m->err));
   }
 }
 }  // namespace
 
 std::optional<std::string> TransactionalProducer::Rejected(const std::string& event_id) const {
-  auto it = rejected_->find(event_id);
-  if (it == rejected_->end()) return std::nullopt;
+  auto it = deliveries_->rejected.find(event_id);
+  if (it == deliveries_->rejected.end()) return std::nullopt;
   return it->second;
 }
 
@@ -90,9 +99,9 @@ absl::StatusOr<std::unique_ptr<TransactionalProducer>> TransactionalProducer::Cr
   // in about 1 run in 15 of cdc_relay_relay_writer_e2etest; docs/compatibility.md).
   p["max.in.flight.requests.per.connection"] = "1";
   ASSIGN_OR_RETURN(auto conf, kafka::MakeConf(p));
-  auto rejected = std::make_unique<absl::flat_hash_map<std::string, std::string>>();
+  auto deliveries = std::make_unique<Deliveries>();
   rd_kafka_conf_set_dr_msg_cb(conf.get(), OnDelivery);
-  rd_kafka_conf_set_opaque(conf.get(), rejected.get());
+  rd_kafka_conf_set_opaque(conf.get(), deliveries.get());
   ASSIGN_OR_RETURN(auto rk, kafka::MakeClient(RD_KAFKA_PRODUCER, std::move(conf)));
   kafka::ErrorPtr err(rd_kafka_init_transactions(rk.get(), static_cast<int>(init_timeout.count())));
   if (err) {
@@ -103,13 +112,14 @@ absl::StatusOr<std::unique_ptr<TransactionalProducer>> TransactionalProducer::Cr
     return st;
   }
   return std::unique_ptr<TransactionalProducer>(
-      new TransactionalProducer(std::move(rk), std::move(rejected)));
+      new TransactionalProducer(std::move(rk), std::move(deliveries)));
 }
 
 absl::Status TransactionalProducer::Begin() {
   kafka::ErrorPtr err(rd_kafka_begin_transaction(rk_.get()));
   RETURN_IF_ERROR(kafka::StatusFromError(err.get(), "begin_transaction"));
   in_transaction_ = true;
+  deliveries_->delivered.clear();
   return absl::OkStatus();
 }
 
@@ -172,6 +182,8 @@ absl::Status TransactionalProducer::Commit(std::chrono::milliseconds timeout) {
   kafka::ErrorPtr err(rd_kafka_commit_transaction(rk_.get(), static_cast<int>(timeout.count())));
   if (!err) {
     in_transaction_ = false;
+    committed_offsets_ = std::move(deliveries_->delivered);
+    deliveries_->delivered.clear();
     return absl::OkStatus();
   }
   absl::Status st = kafka::StatusFromError(err.get(), "commit_transaction");

@@ -37,6 +37,10 @@ struct Metrics {
         retained_bytes(r.AddGauge("lottery_relay_slot_retained_wal_bytes",
                                   "WAL retained by the slot: current WAL LSN - restart_lsn")),
         confirmed_lsn(r.AddGauge("lottery_relay_confirmed_lsn", "LSN confirmed to PostgreSQL")),
+        unstable_commit_age(r.AddGauge(
+            "lottery_relay_unstable_commit_age_seconds",
+            "How long the oldest committed Kafka transaction has waited for Kafka to show its "
+            "records as stable (its LSN is not confirmed until then); 0 when none waits")),
         reconnects(r.AddCounter("lottery_relay_reconnects_total",
                                 "Replication sessions restarted (errors, aborts)")),
         producer_restarts(r.AddCounter(
@@ -70,6 +74,7 @@ struct Metrics {
   metrics::Gauge& last_published_commit_time;
   metrics::Gauge& retained_bytes;
   metrics::Gauge& confirmed_lsn;
+  metrics::Gauge& unstable_commit_age;
   metrics::Counter& reconnects;
   metrics::Counter& producer_restarts;
   metrics::Counter& updates;

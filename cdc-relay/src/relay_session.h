@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "lottery/cdc/claim.h"
+#include "lottery/cdc/confirm_gate.h"
 #include "lottery/cdc/pgoutput.h"
 #include "lottery/cdc/publisher.h"
 #include "lottery/cdc/recovery/recover.h"
@@ -54,6 +55,8 @@ auto RetryUnavailable(const std::atomic<bool>& stop, const char* what, Fn fn) ->
 // How long a relay whose producer failed waits before it reads the latest claim: a relay that
 // fenced it commits its claim right after init_transactions, within this time.
 inline constexpr absl::Duration kClaimSettle = absl::Seconds(2);
+// A commit whose records Kafka does not show as stable after this long is logged as an error.
+inline constexpr absl::Duration kGateWarnAfter = absl::Seconds(30);
 // An idle relay (no WAL data for this long) reads the slot's claim this often.
 inline constexpr absl::Duration kIdleClaimCheck = absl::Seconds(10);
 
@@ -110,7 +113,14 @@ class Relay {
   absl::Status StreamOpenTxn();
   absl::Status CommitBatch();
   absl::Status AbortBatch();
-  absl::Status SendStatus(bool reply_requested);
+  // Confirms to PostgreSQL what the gate lets through. `read_stable`: first ask Kafka for the
+  // last stable offsets the gate waits for (not while Kafka is known to be unreachable).
+  absl::Status SendStatus(bool reply_requested, bool read_stable = true);
+  // Asks Kafka (read_committed ListOffsets) for the partitions the gate waits for; logs a
+  // transaction held back for longer than kGateWarnAfter.
+  void ReadStableOffsets(std::chrono::milliseconds timeout);
+  // Before the final confirmation: waits until the gate lets every commit through, up to `max`.
+  void DrainGate(absl::Duration max);
   void PollSlot();
   void SyncIgnoredCounters();
   bool pending() const { return assembler_.in_transaction() || tracker_->batch_open(); }
@@ -152,6 +162,10 @@ class Relay {
   std::string last_dead_letter_, committed_last_dead_letter_;
   std::vector<RecordError> pending_dead_letters_;
   uint64_t commits_ = 0;  // Kafka transactions committed by this process
+  // Holds an LSN back until Kafka shows its transaction's records as stable (confirm_gate.h).
+  ConfirmGate gate_;
+  kafka::KafkaPtr stable_client_;  // a read_committed handle for ListOffsets
+  absl::Time gate_logged_ = absl::InfinitePast();
   mutable std::mutex watch_mu_;
   ProgressWatch watch_;
   std::string reported_stall_;

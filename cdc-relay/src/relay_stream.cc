@@ -220,6 +220,7 @@ absl::Status Relay::Finish(const absl::Status& end) {
     st = producer_failed_ ? end : CommitBatch();
   }
   if (st.ok()) {
+    if (repl_) DrainGate(absl::Seconds(10));
     if (repl_ && SendStatus(false).ok()) {
       // Wait for the server to take the final confirmation before exiting.
       absl::Status ended = repl_->EndStream(milliseconds(5000));

@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "lottery/cdc/checkpoint.h"
+#include "lottery/cdc/confirm_gate.h"
 #include "lottery/cdc/lsn.h"
 #include "lottery/cdc/outbox_event.h"
 #include "lottery/cdc/record_guard.h"
@@ -66,16 +67,25 @@ class TransactionalProducer {
   // Why the broker refused the record of this event id for good in an earlier (aborted) Kafka
   // transaction of this producer, if it did (delivery reports; served by Poll, Commit, Abort).
   std::optional<std::string> Rejected(const std::string& event_id) const;
+  // The highest offset per partition of the records delivered in the transaction that the last
+  // successful Commit() closed (delivery reports; Commit serves them all before it returns).
+  const LastOffsets& committed_offsets() const { return committed_offsets_; }
+
+  // Delivery reports land here (librdkafka's opaque).
+  struct Deliveries {
+    absl::flat_hash_map<std::string, std::string> rejected;  // event id -> why
+    LastOffsets delivered;                                   // the open transaction's
+  };
 
  private:
-  TransactionalProducer(kafka::KafkaPtr rk,
-                        std::unique_ptr<absl::flat_hash_map<std::string, std::string>> rejected)
-      : rejected_(std::move(rejected)), rk_(std::move(rk)) {}
+  TransactionalProducer(kafka::KafkaPtr rk, std::unique_ptr<Deliveries> deliveries)
+      : deliveries_(std::move(deliveries)), rk_(std::move(rk)) {}
   // Fetches the metadata of a topic the first time it is produced to: librdkafka would otherwise
   // wait for its next metadata refresh (~1 s) inside the first commit.
   void LearnTopic(const std::string& topic);
-  std::unique_ptr<absl::flat_hash_map<std::string, std::string>> rejected_;  // before rk_
+  std::unique_ptr<Deliveries> deliveries_;  // before rk_
   kafka::KafkaPtr rk_;
+  LastOffsets committed_offsets_;
   bool in_transaction_ = false;
   std::set<std::string> known_topics_;
 };
