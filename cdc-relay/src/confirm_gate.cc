@@ -2,30 +2,31 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 
 namespace lottery::cdc {
 
+void ConfirmGate::DropStable(LastOffsets& last) const {
+  absl::erase_if(last, [&](const auto& entry) {
+    auto s = stable_.find(entry.first);
+    return s != stable_.end() && s->second > entry.second;
+  });
+}
+
 void ConfirmGate::Committed(Lsn before, Lsn lsn, LastOffsets last, absl::Time now) {
   Waiting w{before, lsn, std::move(last), now};
-  for (auto it = w.last.begin(); it != w.last.end();) {
-    auto s = stable_.find(it->first);
-    if (s != stable_.end() && s->second > it->second) {
-      w.last.erase(it++);
-    } else {
-      ++it;
-    }
-  }
+  DropStable(w.last);
   if (w.last.empty() && waiting_.empty()) return;
   waiting_.push_back(std::move(w));
 }
 
 std::vector<TopicPartitionKey> ConfirmGate::Wanted() const {
   std::vector<TopicPartitionKey> out;
-  absl::flat_hash_map<TopicPartitionKey, bool> seen;
+  absl::flat_hash_set<TopicPartitionKey> seen;
   for (const Waiting& w : waiting_) {
     for (const auto& [tp, offset] : w.last) {
-      if (seen.emplace(tp, true).second) out.push_back(tp);
+      if (seen.insert(tp).second) out.push_back(tp);
     }
   }
   return out;
@@ -36,16 +37,7 @@ void ConfirmGate::OnStable(const LastOffsets& stable) {
     int64_t& known = stable_[tp];
     known = std::max(known, lso);
   }
-  for (Waiting& w : waiting_) {
-    for (auto it = w.last.begin(); it != w.last.end();) {
-      auto s = stable_.find(it->first);
-      if (s != stable_.end() && s->second > it->second) {
-        w.last.erase(it++);
-      } else {
-        ++it;
-      }
-    }
-  }
+  for (Waiting& w : waiting_) DropStable(w.last);
   while (!waiting_.empty() && waiting_.front().last.empty()) waiting_.pop_front();
 }
 

@@ -62,6 +62,8 @@ class ConfirmGate {
   std::string Describe() const;
 
  private:
+  // Removes the partitions already known to be stable past their offset.
+  void DropStable(LastOffsets& last) const;
   struct Waiting {
     Lsn before = 0;
     Lsn lsn = 0;
@@ -69,7 +71,7 @@ class ConfirmGate {
     absl::Time since;
   };
   std::deque<Waiting> waiting_;
-  absl::flat_hash_map<TopicPartitionKey, int64_t> stable_;  // latest known, per partition
+  LastOffsets stable_;  // the latest known last stable offset, per partition
 };
 
 }  // namespace lottery::cdc
