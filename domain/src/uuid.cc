@@ -3,10 +3,12 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "lottery/common/status.h"
 
 namespace lottery::domain {
 namespace {
@@ -77,6 +79,20 @@ absl::StatusOr<Uuid> TryNewRandomUuid() {
 
 Uuid NewRandomUuid() {
   absl::StatusOr<Uuid> uuid = TryNewRandomUuid();
+  if (!uuid.ok()) std::abort();
+  return *uuid;
+}
+
+absl::StatusOr<Uuid> TryNewTimeOrderedUuid(absl::Time now) {
+  ASSIGN_OR_RETURN(Uuid out, TryNewRandomUuid());
+  const int64_t ms = std::max<int64_t>(0, absl::ToUnixMillis(now));
+  for (int i = 0; i < 6; ++i) out[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
+  out[6] = static_cast<uint8_t>((out[6] & 0x0f) | 0x70);  // version 7
+  return out;                                             // the variant bits are already RFC 4122's
+}
+
+Uuid NewTimeOrderedUuid(absl::Time now) {
+  absl::StatusOr<Uuid> uuid = TryNewTimeOrderedUuid(now);
   if (!uuid.ok()) std::abort();
   return *uuid;
 }

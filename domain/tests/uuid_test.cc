@@ -42,6 +42,30 @@ TEST(UuidTest, RandomIsVersion4AndDistinct) {
   EXPECT_EQ(a[8] & 0xc0, 0x80);
 }
 
+TEST(UuidTest, TimeOrderedIsVersion7WithTheMillisecondsFirst) {
+  // 2026-12-06T00:00:00.123Z = 1796515200123 ms = 0x01a2_48a6_7c7b.
+  const absl::Time t = absl::FromUnixMillis(1796515200123);
+  const Uuid a = NewTimeOrderedUuid(t);
+  EXPECT_EQ(FormatUuid(a).substr(0, 13), "01a248a6-7c7b");
+  EXPECT_EQ(a[6] >> 4, 7);
+  EXPECT_EQ(a[8] & 0xc0, 0x80);
+  EXPECT_NE(a, NewTimeOrderedUuid(t));  // the same millisecond still gives distinct ids
+  EXPECT_EQ(FormatUuid(NewTimeOrderedUuid(absl::FromUnixMillis(-5))).substr(0, 13),
+            "00000000-0000");
+}
+
+TEST(UuidTest, TimeOrderedSortsByTimeAcrossMilliseconds) {
+  const absl::Time t0 = absl::FromUnixMillis(1796515200123);
+  Uuid previous = NewTimeOrderedUuid(t0);
+  for (int i = 1; i < 1000; ++i) {
+    const Uuid next = NewTimeOrderedUuid(t0 + absl::Milliseconds(i));
+    // Byte order, which is also PostgreSQL's uuid order and the lowercase text order.
+    EXPECT_LT(previous, next) << i;
+    EXPECT_LT(FormatUuid(previous), FormatUuid(next)) << i;
+    previous = next;
+  }
+}
+
 TEST(UuidTest, V5MatchesRfc4122) {
   // Python: uuid.uuid5(uuid.NAMESPACE_DNS, "python.org")
   const Uuid dns = *ParseUuid("6ba7b810-9dad-11d1-80b4-00c04fd430c8");

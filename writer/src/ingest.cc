@@ -30,7 +30,8 @@ absl::StatusOr<BatchResult> PlanAndWrite(PGconn* conn, const ParsedBatch& batch,
                                          const std::vector<d::Uuid>& games,
                                          const IngestOptions& options) {
   ASSIGN_OR_RETURN(BatchState state, store::LoadBatchState(conn, games, batch.stakes, options));
-  const PlanContext context{absl::Now(), [] { return d::NewRandomUuid(); }, &options};
+  const PlanContext context{absl::Now(), [] { return d::NewTimeOrderedUuid(absl::Now()); },
+                            &options};
   ASSIGN_OR_RETURN(BatchPlan plan, PlanBatch(state, batch, context));
   // Bad data in a stored lottery: it stays started (visible, retried later); ingesting goes on.
   for (const std::string& failure : plan.draw_failures) spdlog::error("draw failed: {}", failure);

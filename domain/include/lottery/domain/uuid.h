@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace lottery::domain {
 
@@ -27,6 +28,15 @@ bool IsCanonicalUuid(std::string_view text);
 // kUnavailable instead.
 Uuid NewRandomUuid();
 absl::StatusOr<Uuid> TryNewRandomUuid();
+
+// RFC 9562 version 7: the first 48 bits are `now` as Unix milliseconds, the other 74 (all but
+// version and variant) come from the OpenSSL CSPRNG. Ids made later sort later to the
+// millisecond, in bytes and in PostgreSQL's uuid order, so a B-tree keyed by them grows at its
+// right edge instead of touching a random leaf per row. The id reveals when it was made, to the
+// millisecond; nothing else. Times before 1970 are taken as 1970. A failing CSPRNG aborts, as
+// in NewRandomUuid.
+Uuid NewTimeOrderedUuid(absl::Time now);
+absl::StatusOr<Uuid> TryNewTimeOrderedUuid(absl::Time now);
 
 // RFC 4122 section 4.3 name-based UUID, version 5 (SHA-1): the same (namespace, name) always
 // gives the same id, which makes ids derived from upstream keys idempotent.
