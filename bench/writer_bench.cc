@@ -40,15 +40,16 @@ int Produce(const std::string& bootstrap, const std::string& topic, int64_t coun
   for (int i = 0; i < players; ++i) p.push_back(FormatUuid(NewRandomUuid()));
   std::mt19937_64 rng(1);
   for (int64_t i = 0; i < count; ++i) {
+    const std::string& player = p[rng() % players];
+    const std::string& game = g[rng() % games];
     std::string value =
         absl::StrCat(R"({"message":{"eventType":"player.stakeCreated"},"game":{"playerId":")",
-                     p[rng() % players], R"(","gameId":")", g[rng() % games], R"(","stake":")",
-                     1 + rng() % 1000, R"("}})");
+                     player, R"(","gameId":")", game, R"(","stake":")", 1 + rng() % 1000, R"("}})");
     std::string id = FormatUuid(NewRandomUuid());
     const lottery::kafka::Header uuid[] = {{"uuid", id}};
-    absl::Status st =
-        lottery::kafka::Produce(producer->get(), {.topic = topic, .value = value, .headers = uuid},
-                                std::chrono::minutes(2));
+    absl::Status st = lottery::kafka::Produce(
+        producer->get(), {.topic = topic, .key = game, .value = value, .headers = uuid},
+        std::chrono::minutes(2));
     if (!st.ok()) return std::cerr << st << "\n", 1;
     rd_kafka_poll(producer->get(), 0);
   }

@@ -35,6 +35,10 @@ void AddFlags(CLI::App& app, WriterConfig& c) {
   app.add_option("--batch-linger-ms", c.batch_linger_ms, "max wait to fill a batch")
       ->envname("LOTTERY_BATCH_LINGER_MS")
       ->capture_default_str();
+  app.add_option("--pg-connections", c.pg_connections,
+                 "PostgreSQL connections a large batch is spread over, by partition (1-16)")
+      ->envname("LOTTERY_PG_CONNECTIONS")
+      ->capture_default_str();
   app.add_option("--event-format", c.event_format, "outbox payloads: protobuf | json")
       ->envname("LOTTERY_EVENT_FORMAT")
       ->capture_default_str();
@@ -101,6 +105,8 @@ absl::StatusOr<IngestOptions> MakeIngestOptions(const WriterConfig& c) {
   }
   if (c.batch_size < 1) return absl::InvalidArgumentError("--batch-size must be >= 1");
   if (c.batch_linger_ms < 0) return absl::InvalidArgumentError("--batch-linger-ms must be >= 0");
+  if (c.pg_connections < 1 || c.pg_connections > 16)
+    return absl::InvalidArgumentError("--pg-connections must be between 1 and 16");
   if (c.max_stake < 1 || c.max_stake > INT64_MAX / 100) {
     return absl::InvalidArgumentError("--max-stake out of range");
   }
@@ -139,6 +145,10 @@ absl::StatusOr<lottery::kafka::Properties> MakeConsumerProperties(const WriterCo
       {"partition.assignment.strategy", "range,roundrobin"},
       {"isolation.level", "read_committed"},
       {"client.id", "lottery-writer"},
+      // A fetch returns up to this much of each partition, so a backlog's batches mix partitions
+      // (about 1,000 stakes of each) and can be split over --pg-connections (lanes.h); with the
+      // 1 MiB default a batch is mostly one partition's.
+      {"max.partition.fetch.bytes", "262144"},
   };
   if (!c.kafka_props_env.empty())
     RETURN_IF_ERROR(lottery::kafka::AddPropertyList(p, c.kafka_props_env));

@@ -1,11 +1,15 @@
 #include "lottery/writer/writer.h"
 
 #include <algorithm>
+#include <functional>
+#include <iterator>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "lottery/common/status.h"
+#include "lottery/writer/lanes.h"
 #include "lottery/writer/start_offset.h"
 #include "lottery/writer/watermark_probe.h"
 #include "spdlog/spdlog.h"
@@ -21,6 +25,11 @@ constexpr absl::Duration kLagQueryEvery = absl::Seconds(2);
 // Longer than the consumer's fetch.wait.max.ms (500), which a query may wait behind; also how
 // long a stop may wait for the probe.
 constexpr int kWatermarkTimeoutMs = 1000;
+// A batch is split over connections only when each lane gets at least this many records: a
+// quiet stream's small batches stay one transaction (lanes.h).
+constexpr size_t kMinRecordsPerLane = 500;
+// How long an extra connection that could not be made is not tried again.
+constexpr absl::Duration kLaneConnectRetry = absl::Seconds(30);
 
 RawMessage CopyMessage(const rd_kafka_message_t* m) {
   RawMessage out;
@@ -188,72 +197,140 @@ void Writer::Seek(const TopicPartition& tp, int64_t offset) {
                  rd_kafka_error_string(err.get()));
 }
 
+PGconn* Writer::LaneConnection(size_t k) {
+  if (lane_pg_.size() <= k) lane_pg_.resize(k + 1);
+  lottery::pg::ConnPtr& conn = lane_pg_[k];
+  if (conn != nullptr && PQstatus(conn.get()) == CONNECTION_OK) return conn.get();
+  conn.reset();
+  if (absl::Now() < lane_connect_after_) return nullptr;
+  auto made = lottery::pg::Connect(config_.pg_dsn);
+  if (!made.ok()) {
+    lane_connect_after_ = absl::Now() + kLaneConnectRetry;
+    spdlog::warn(
+        "PostgreSQL connection {} of {} could not be made ({}); its share of each batch runs on "
+        "the first connection, after the first share, until it can (retried in {})",
+        k + 2, config_.pg_connections, made.status().ToString(),
+        absl::FormatDuration(kLaneConnectRetry));
+    return nullptr;
+  }
+  conn = std::move(*made);
+  return conn.get();
+}
+
+void Writer::RunLanes(std::vector<LaneAttempt>& lanes) {
+  auto apply = [this](PGconn* conn, LaneAttempt& lane) {
+    const absl::Time t0 = absl::Now();
+    lane.outcome = ApplyBatch(conn, lane.input, options_);
+    lane.took = absl::Now() - t0;
+  };
+  std::vector<std::thread> threads;
+  std::vector<size_t> on_primary = {0};
+  for (size_t i = 1; i < lanes.size(); ++i) {
+    PGconn* conn = LaneConnection(i - 1);
+    if (conn == nullptr) {
+      on_primary.push_back(i);
+      continue;
+    }
+    lanes[i].conn = i;
+    threads.emplace_back(apply, conn, std::ref(lanes[i]));
+  }
+  for (size_t i : on_primary) apply(pg_.get(), lanes[i]);
+  for (std::thread& t : threads) t.join();
+}
+
 bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>& stop) {
   while (!batch.empty()) {
     if (!EnsurePg(&stop)) return false;
-    BatchInput input;
-    for (const RawMessage& m : batch) {
-      TopicPartition tp{m.topic, m.partition};
-      if (!input.expected.count(tp)) input.expected[tp] = position_[tp];
-    }
-    input.messages = std::move(batch);
-    absl::Time t0 = absl::Now();
-    absl::StatusOr<BatchOutcome> outcome = ApplyBatch(pg_.get(), input, options_);
-    batch = std::move(input.messages);
-    if (!outcome.ok()) {
-      const absl::Status& failed = outcome.status();
-      metrics_.retries.Inc();
-      spdlog::warn("batch of {} records not committed, redoing it: {}", batch.size(),
-                   failed.ToString());
-      health_.BatchFailed(failed);
-      if (failed.code() == absl::StatusCode::kUnavailable) {
-        pg_.reset();
-        health_.PgLost(failed);
+    std::vector<LaneAttempt> lanes;
+    for (std::vector<RawMessage>& records :
+         SplitIntoLanes(std::move(batch), config_.pg_connections, kMinRecordsPerLane)) {
+      LaneAttempt& lane = lanes.emplace_back();
+      for (const RawMessage& m : records) {
+        TopicPartition tp{m.topic, m.partition};
+        if (!lane.input.expected.count(tp)) lane.input.expected[tp] = position_[tp];
       }
-      PublishHealth();
-      RefreshLag();  // the backlog grows while nothing commits
-      if (failed.code() != absl::StatusCode::kAborted) {
-        Sleep(backoff_.Next(), &stop);
-      }
-      if (stop.load() && (pg_ == nullptr || failed.code() != absl::StatusCode::kAborted))
-        return false;
-      continue;
+      lane.input.messages = std::move(records);
     }
-    if (const auto* fenced = std::get_if<Fenced>(&*outcome)) {
-      for (const auto& [tp, stored] : fenced->stored) {
-        spdlog::warn("{}[{}]: PostgreSQL holds offset {}, not ours; seeking there", tp.first,
-                     tp.second, stored);
-        metrics_.fenced.Inc();
-        position_[tp] = stored;
-        Seek(tp, stored);
-        // A named copy: lambdas capturing structured bindings need clang >= 16.
-        const TopicPartition& fenced_tp = tp;
-        std::erase_if(batch, [&](const RawMessage& m) {
-          return m.topic == fenced_tp.first && m.partition == fenced_tp.second;
-        });
-      }
-      continue;
-    }
-    const BatchResult* r = &std::get<BatchResult>(*outcome);
-    backoff_.Reset();
-    last_commit_ = last_pg_ok_ = absl::Now();
-    health_.BatchCommitted();
-    PublishHealth();
-    metrics_.txn_seconds.Observe(absl::ToDoubleSeconds(last_commit_ - t0));
-    lottery::kafka::TopicPartitionListPtr offsets(
-        rd_kafka_topic_partition_list_new(r->next_offsets.size()));
-    for (const auto& [tp, next] : r->next_offsets) {
-      position_[tp] = next;
-      rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset = next;
-    }
-    RefreshLag();  // before the counters: who sees them sees this lag
-    metrics_.CountBatch(*r);
-    spdlog::debug(
-        "committed batch: {} records, {} entries, {} duplicates, {} rejected, {} skipped, {} "
-        "awards",
-        r->consumed, r->entries, r->duplicates, r->rejected, r->skipped, r->awards);
-    if (config_.commit_to_kafka) rd_kafka_commit(consumer_.get(), offsets.get(), /*async=*/1);
     batch.clear();
+    if (lanes.size() > 1) {
+      size_t n = 0;
+      for (const LaneAttempt& l : lanes) n += l.input.messages.size();
+      spdlog::debug("batch of {} records over {} connections", n, lanes.size());
+    }
+    RunLanes(lanes);
+    // What did not commit is redone: it goes back into `batch`, lane by lane (a partition is in
+    // one lane only, so each partition's records stay in order). Commits are accounted first,
+    // so that health's last word on a mixed round is the failure.
+    std::vector<LaneAttempt*> failed;
+    for (LaneAttempt& lane : lanes) {
+      std::vector<RawMessage>& records = lane.input.messages;
+      if (!lane.outcome.ok()) {
+        failed.push_back(&lane);
+        continue;
+      }
+      if (const auto* fenced = std::get_if<Fenced>(&*lane.outcome)) {
+        for (const auto& [tp, stored] : fenced->stored) {
+          spdlog::warn("{}[{}]: PostgreSQL holds offset {}, not ours; seeking there", tp.first,
+                       tp.second, stored);
+          metrics_.fenced.Inc();
+          position_[tp] = stored;
+          Seek(tp, stored);
+          // A named copy: lambdas capturing structured bindings need clang >= 16.
+          const TopicPartition& fenced_tp = tp;
+          std::erase_if(records, [&](const RawMessage& m) {
+            return m.topic == fenced_tp.first && m.partition == fenced_tp.second;
+          });
+        }
+        batch.insert(batch.end(), std::make_move_iterator(records.begin()),
+                     std::make_move_iterator(records.end()));
+        continue;
+      }
+      const BatchResult* r = &std::get<BatchResult>(*lane.outcome);
+      backoff_.Reset();
+      last_commit_ = last_pg_ok_ = absl::Now();
+      health_.BatchCommitted();
+      PublishHealth();
+      metrics_.txn_seconds.Observe(absl::ToDoubleSeconds(lane.took));
+      lottery::kafka::TopicPartitionListPtr offsets(
+          rd_kafka_topic_partition_list_new(r->next_offsets.size()));
+      for (const auto& [tp, next] : r->next_offsets) {
+        position_[tp] = next;
+        rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset =
+            next;
+      }
+      RefreshLag();  // before the counters: who sees them sees this lag
+      metrics_.CountBatch(*r);
+      spdlog::debug(
+          "committed batch: {} records, {} entries, {} duplicates, {} rejected, {} skipped, {} "
+          "awards",
+          r->consumed, r->entries, r->duplicates, r->rejected, r->skipped, r->awards);
+      if (config_.commit_to_kafka) rd_kafka_commit(consumer_.get(), offsets.get(), /*async=*/1);
+    }
+    if (failed.empty()) continue;
+    bool only_aborted = true;  // serialization failures and deadlocks are redone at once
+    for (LaneAttempt* lane : failed) {
+      const absl::Status& status = lane->outcome.status();
+      std::vector<RawMessage>& records = lane->input.messages;
+      metrics_.retries.Inc();
+      spdlog::warn("batch of {} records not committed, redoing it: {}", records.size(),
+                   status.ToString());
+      health_.BatchFailed(status);
+      if (status.code() == absl::StatusCode::kUnavailable) {
+        if (lane->conn == 0) {
+          pg_.reset();
+          health_.PgLost(status);
+        } else {
+          lane_pg_[lane->conn - 1].reset();
+        }
+      }
+      if (status.code() != absl::StatusCode::kAborted) only_aborted = false;
+      batch.insert(batch.end(), std::make_move_iterator(records.begin()),
+                   std::make_move_iterator(records.end()));
+    }
+    PublishHealth();
+    RefreshLag();  // the backlog grows while nothing commits
+    if (!only_aborted) Sleep(backoff_.Next(), &stop);
+    if (stop.load() && (pg_ == nullptr || !only_aborted)) return false;
   }
   return true;
 }

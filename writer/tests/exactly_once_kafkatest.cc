@@ -120,6 +120,58 @@ TEST(WriterKafka, ExactlyOnceAcrossRepeatedKillNine) {
   ExpectInvariants(db);
 }
 
+// Large batches from several partitions are split over two connections (--pg-connections,
+// lanes.h), and the writer is killed while both lanes' transactions run: a lane that committed
+// keeps its partitions' offsets, a lane that did not is redone, and no stake is lost or applied
+// twice. The stakes of every game are on all three partitions, so the two lanes also wait for
+// each other's game locks.
+TEST(WriterKafka, BatchesSplitOverConnectionsStayExactlyOnceAcrossKillNine) {
+  TestDatabase db("wlanes");
+  const std::string topic = UniqueName("stakes"), group = UniqueName("grp");
+  testing::CreateTopic(topic);
+  Workload w = MakeWorkload(topic, 30000, 40, 400);
+  // Small producer batches interleave the partitions in the consumer's queue (a fetch returns
+  // whole record batches), so the writer's batches mix them.
+  lottery::testing::ProduceAll(w.records, {{"batch.num.messages", "100"}});
+  const std::vector<std::string> lanes = {"--pg-connections",      "2",  "--batch-size", "2000",
+                                          "--batch-linger-ms",     "50", "--log-level",  "debug",
+                                          "--players-per-lottery", "5"};
+  std::mt19937 rng(11);
+  int kills = 0;
+  std::vector<std::string> logs;
+  for (int round = 0; round < 6 && kills < 4; ++round) {
+    int64_t before = Count(db, "SELECT count(*) FROM lottery_entry");
+    logs.push_back(absl::StrCat("lanes_", round));
+    auto p = testing::StartWriter(db.dsn(), topic, group, lanes, logs.back());
+    ASSERT_TRUE(
+        WaitFor([&] { return Count(db, "SELECT count(*) FROM lottery_entry") > before; }, 60s))
+        << "writer made no progress in round " << round;
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
+    if (!p->Running()) break;
+    p->Kill(SIGKILL);
+    p->Wait(10s);
+    ++kills;
+  }
+  EXPECT_GE(kills, 3) << "the workload finished too fast to kill the writer mid-run";
+  std::vector<std::string> last_args = lanes;
+  last_args.insert(last_args.end(), {"--exit-when-idle", "4000"});
+  logs.push_back("lanes_final");
+  auto last = testing::StartWriter(db.dsn(), topic, group, last_args, logs.back());
+  auto code = last->Wait(180s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+  ExpectExactlyOnce(db, w);
+  ExpectInvariants(db);
+  // The lanes really ran: batches were split over both connections.
+  int split = 0;
+  for (const std::string& name : logs) {
+    std::ifstream in(absl::StrCat(::testing::TempDir(), "/", name, ".log"));
+    for (std::string line; std::getline(in, line);)
+      if (line.find("records over 2 connections") != std::string::npos) ++split;
+  }
+  EXPECT_GT(split, 5) << "no batch was split over two connections";
+}
+
 // The stake topic was recreated (or the broker lost records) while PostgreSQL kept the group's
 // offsets: the stored offset is past the partition's end. Records below it used to be taken for
 // ones already applied and skipped without a trace; the writer now reads the partition from its

@@ -173,14 +173,16 @@ void ExpectInvariants(const lottery::testing::TestDatabase& db, bool created_eve
             0);
   if (created_events) {
     EXPECT_EQ(Count(db,
-                    "SELECT count(*) FROM lottery l WHERE (SELECT count(*) FROM outbox o WHERE "
-                    "o.type = 'lotteryCreated' AND o.aggregateid = l.id::text) <> 1"),
+                    "SELECT count(*) FROM lottery l LEFT JOIN (SELECT aggregateid, count(*) AS n "
+                    "FROM outbox WHERE type = 'lotteryCreated' GROUP BY aggregateid) o "
+                    "ON o.aggregateid = l.id::text WHERE coalesce(o.n, 0) <> 1"),
               0);
   }
   EXPECT_EQ(Count(db,
-                  "SELECT count(*) FROM lottery l WHERE status = 'finished' AND (SELECT count(*) "
-                  "FROM outbox o WHERE o.type = 'lotteryStarted' AND o.aggregateid = l.id::text) "
-                  "<> 1"),
+                  "SELECT count(*) FROM lottery l LEFT JOIN (SELECT aggregateid, count(*) AS n "
+                  "FROM outbox WHERE type = 'lotteryStarted' GROUP BY aggregateid) o "
+                  "ON o.aggregateid = l.id::text WHERE l.status = 'finished' AND "
+                  "coalesce(o.n, 0) <> 1"),
             0)
       << "a drawn lottery without its lotteryStarted event";
   EXPECT_EQ(Count(db, "SELECT count(*) FROM outbox WHERE type = 'lotteryAwardCreated'"),

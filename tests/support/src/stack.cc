@@ -218,10 +218,11 @@ void ExpectEachExactlyOnce(const std::vector<Record>& records,
   EXPECT_EQ(records.size(), expected_ids.size());
 }
 
-void ProduceAll(const std::vector<OutRecord>& records) {
-  auto conf = kafka::MakeConf({{"bootstrap.servers", KafkaBootstrap()},
-                               {"enable.idempotence", "true"},
-                               {"linger.ms", "5"}});
+void ProduceAll(const std::vector<OutRecord>& records, const kafka::Properties& extra) {
+  kafka::Properties props = {
+      {"bootstrap.servers", KafkaBootstrap()}, {"enable.idempotence", "true"}, {"linger.ms", "5"}};
+  for (const auto& [k, v] : extra) props[k] = v;
+  auto conf = kafka::MakeConf(props);
   ASSERT_TRUE(conf.ok()) << conf.status();
   auto producer = kafka::MakeClient(RD_KAFKA_PRODUCER, std::move(*conf));
   ASSERT_TRUE(producer.ok()) << producer.status();

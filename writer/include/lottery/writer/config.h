@@ -21,6 +21,9 @@ struct WriterConfig {
   int players_per_lottery = 0;  // LOTTERY_PLAYERS_PER_LOTTERY (0: the default rule row)
   int batch_size = 2000;        // LOTTERY_BATCH_SIZE
   int batch_linger_ms = 5;      // LOTTERY_BATCH_LINGER_MS (latency: see docs/benchmarks.md)
+  // LOTTERY_PG_CONNECTIONS: a large batch from several partitions is split by partition over up
+  // to this many connections, one transaction each, run at once (lanes.h). 1: one transaction.
+  int pg_connections = 2;
   std::string event_format = "protobuf";        // LOTTERY_EVENT_FORMAT: protobuf | json
   std::string metrics_addr = "127.0.0.1:9464";  // LOTTERY_METRICS_ADDR ("" or "off": none)
   std::vector<std::string> kafka_props;         // --kafka-prop k=v; LOTTERY_KAFKA_PROPS="k=v,k2=v2"

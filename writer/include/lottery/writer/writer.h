@@ -76,7 +76,22 @@ class Writer {
   bool EnsurePg(const std::atomic<bool>* stop);
   void Sleep(absl::Duration d, const std::atomic<bool>* stop);
   // Commits `batch` (retrying; see the contract). False if it was abandoned because of `stop`.
+  // A large batch from several partitions is committed as lanes (lanes.h), at once.
   bool CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>& stop);
+  // One lane of a batch: its transaction's input and what became of it.
+  struct LaneAttempt {
+    BatchInput input;
+    absl::StatusOr<BatchOutcome> outcome = absl::UnknownError("not run");
+    absl::Duration took;
+    size_t conn = 0;  // 0: pg_; k: lane_pg_[k - 1]
+  };
+  // Runs every lane's ApplyBatch at once: lane 0 on pg_ on this thread, each other lane on an
+  // extra connection on a thread of its own. A lane without an extra connection (one cannot be
+  // made: max_connections, a role's CONNECTION LIMIT) runs on pg_ after lane 0, so fewer
+  // connections than asked slow the writer down and never stop it.
+  void RunLanes(std::vector<LaneAttempt>& lanes);
+  // lane_pg_[k], connected now if needed; null while connecting fails (retried every 30 s).
+  PGconn* LaneConnection(size_t k);
   void Seek(const TopicPartition& tp, int64_t offset);
   void Housekeeping(bool force);
   // Recomputes the lag gauges: high watermark (the probe's latest answer from the broker when
@@ -96,6 +111,8 @@ class Writer {
   lottery::kafka::KafkaPtr consumer_;
   std::unique_ptr<WatermarkProbe> probe_;  // while subscribed; uses consumer_
   lottery::pg::ConnPtr pg_;
+  std::vector<lottery::pg::ConnPtr> lane_pg_;  // the extra connections of lanes 1, 2, ...
+  absl::Time lane_connect_after_ = absl::InfinitePast();
   daemon::Backoff backoff_{absl::Milliseconds(100), absl::Seconds(5), std::random_device{}()};
   Health health_;
   std::atomic<bool> ready_{false};

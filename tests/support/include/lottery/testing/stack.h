@@ -90,7 +90,8 @@ struct OutRecord {
   std::vector<std::pair<std::string, std::string>> headers;
   int partition = -1;  // -1: partitioner decides
 };
-void ProduceAll(const std::vector<OutRecord>& records);
+// `extra` adds or overrides producer properties (batch.num.messages, ...).
+void ProduceAll(const std::vector<OutRecord>& records, const kafka::Properties& extra = {});
 
 // A child process (for daemons under test): started with argv and extra environment, stdout and
 // stderr appended to a log file. Killed (SIGKILL) on destruction if still running.
