@@ -3,6 +3,7 @@
 // with its reason through Kafka, graceful shutdown.
 #include <signal.h>
 
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <set>
@@ -83,6 +84,29 @@ void ExpectExactlyOnce(const TestDatabase& db, const Workload& w) {
             static_cast<int64_t>(w.records.size()));
 }
 
+// Starts the writer with `args` and kills it (SIGKILL) at a random moment after it made
+// progress, up to `max_kills` times in `rounds` rounds; the logs are named `<prefix><round>`.
+// Returns the kills made (fewer when the writer finished first).
+int KillRepeatedly(const TestDatabase& db, const std::string& topic, const std::string& group,
+                   const std::vector<std::string>& args, int rounds, int max_kills,
+                   std::mt19937& rng, int max_wait_ms, const std::string& prefix) {
+  int kills = 0;
+  for (int round = 0; round < rounds && kills < max_kills; ++round) {
+    int64_t before = Count(db, "SELECT count(*) FROM lottery_entry");
+    auto p = testing::StartWriter(db.dsn(), topic, group, args, absl::StrCat(prefix, round));
+    // Let it make progress, then kill it at a random moment of a batch.
+    EXPECT_TRUE(
+        WaitFor([&] { return Count(db, "SELECT count(*) FROM lottery_entry") > before; }, 60s))
+        << "writer made no progress in round " << round;
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % max_wait_ms));
+    if (!p->Running()) break;
+    p->Kill(SIGKILL);
+    p->Wait(10s);
+    ++kills;
+  }
+  return kills;
+}
+
 TEST(WriterKafka, ExactlyOnceAcrossRepeatedKillNine) {
   TestDatabase db("wk");
   const std::string topic = UniqueName("stakes"), group = UniqueName("grp");
@@ -90,23 +114,10 @@ TEST(WriterKafka, ExactlyOnceAcrossRepeatedKillNine) {
   Workload w = MakeWorkload(topic, 12000, 8, 60);
   lottery::testing::ProduceAll(w.records);
   std::mt19937 rng(7);
-  int kills = 0;
-  for (int round = 0; round < 5; ++round) {
-    int64_t before = Count(db, "SELECT count(*) FROM lottery_entry");
-    auto p = testing::StartWriter(
-        db.dsn(), topic, group,
-        {"--batch-size", "50", "--batch-linger-ms", "20", "--players-per-lottery", "5"},
-        absl::StrCat("kill9_", round));
-    // Let it make progress, then kill it at a random moment of a batch.
-    ASSERT_TRUE(
-        WaitFor([&] { return Count(db, "SELECT count(*) FROM lottery_entry") > before; }, 60s))
-        << "writer made no progress in round " << round;
-    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 400));
-    if (!p->Running()) break;
-    p->Kill(SIGKILL);
-    p->Wait(10s);
-    ++kills;
-  }
+  const int kills = KillRepeatedly(
+      db, topic, group,
+      {"--batch-size", "50", "--batch-linger-ms", "20", "--players-per-lottery", "5"}, 5, 5, rng,
+      400, "kill9_");
   EXPECT_GE(kills, 3) << "the workload finished too fast to kill the writer mid-run";
   auto last = testing::StartWriter(
       db.dsn(), topic, group,
@@ -136,27 +147,19 @@ TEST(WriterKafka, BatchesSplitOverConnectionsStayExactlyOnceAcrossKillNine) {
   const std::vector<std::string> lanes = {"--pg-connections",      "2",  "--batch-size", "2000",
                                           "--batch-linger-ms",     "50", "--log-level",  "debug",
                                           "--players-per-lottery", "5"};
+  // The logs are appended to: an earlier run's must not count below.
+  auto log_path = [](const std::string& name) {
+    return absl::StrCat(::testing::TempDir(), "/", name, ".log");
+  };
+  std::vector<std::string> logs = {"lanes_final"};
+  for (int round = 0; round < 6; ++round) logs.push_back(absl::StrCat("lanes_", round));
+  for (const std::string& name : logs) std::remove(log_path(name).c_str());
   std::mt19937 rng(11);
-  int kills = 0;
-  std::vector<std::string> logs;
-  for (int round = 0; round < 6 && kills < 4; ++round) {
-    int64_t before = Count(db, "SELECT count(*) FROM lottery_entry");
-    logs.push_back(absl::StrCat("lanes_", round));
-    auto p = testing::StartWriter(db.dsn(), topic, group, lanes, logs.back());
-    ASSERT_TRUE(
-        WaitFor([&] { return Count(db, "SELECT count(*) FROM lottery_entry") > before; }, 60s))
-        << "writer made no progress in round " << round;
-    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
-    if (!p->Running()) break;
-    p->Kill(SIGKILL);
-    p->Wait(10s);
-    ++kills;
-  }
+  const int kills = KillRepeatedly(db, topic, group, lanes, 6, 4, rng, 300, "lanes_");
   EXPECT_GE(kills, 3) << "the workload finished too fast to kill the writer mid-run";
   std::vector<std::string> last_args = lanes;
   last_args.insert(last_args.end(), {"--exit-when-idle", "4000"});
-  logs.push_back("lanes_final");
-  auto last = testing::StartWriter(db.dsn(), topic, group, last_args, logs.back());
+  auto last = testing::StartWriter(db.dsn(), topic, group, last_args, "lanes_final");
   auto code = last->Wait(180s);
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 0);
@@ -165,7 +168,7 @@ TEST(WriterKafka, BatchesSplitOverConnectionsStayExactlyOnceAcrossKillNine) {
   // The lanes really ran: batches were split over both connections.
   int split = 0;
   for (const std::string& name : logs) {
-    std::ifstream in(absl::StrCat(::testing::TempDir(), "/", name, ".log"));
+    std::ifstream in(log_path(name));
     for (std::string line; std::getline(in, line);)
       if (line.find("records over 2 connections") != std::string::npos) ++split;
   }
