@@ -241,6 +241,7 @@ void Writer::RunLanes(std::vector<LaneAttempt>& lanes) {
 bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>& stop) {
   while (!batch.empty()) {
     if (!EnsurePg(&stop)) return false;
+    const size_t records_in_batch = batch.size();
     std::vector<LaneAttempt> lanes;
     for (std::vector<RawMessage>& records :
          SplitIntoLanes(std::move(batch), config_.pg_connections, kMinRecordsPerLane)) {
@@ -252,11 +253,8 @@ bool Writer::CommitBatch(std::vector<RawMessage>& batch, const std::atomic<bool>
       lane.input.messages = std::move(records);
     }
     batch.clear();
-    if (lanes.size() > 1) {
-      size_t n = 0;
-      for (const LaneAttempt& l : lanes) n += l.input.messages.size();
-      spdlog::debug("batch of {} records over {} connections", n, lanes.size());
-    }
+    if (lanes.size() > 1)
+      spdlog::debug("batch of {} records over {} connections", records_in_batch, lanes.size());
     RunLanes(lanes);
     // What did not commit is redone: it goes back into `batch`, lane by lane (a partition is in
     // one lane only, so each partition's records stay in order). Commits are accounted first,

@@ -175,6 +175,44 @@ TEST(WriterKafka, BatchesSplitOverConnectionsStayExactlyOnceAcrossKillNine) {
   EXPECT_GT(split, 5) << "no batch was split over two connections";
 }
 
+// The server refuses the writer's second connection (its role's CONNECTION LIMIT is 1): the
+// second lane of each split batch runs on the first connection instead, the writer says so,
+// and every stake is applied once. A connection limit slows the writer; it never stops it.
+TEST(WriterKafka, ASecondConnectionRefusedRunsItsLaneOnTheFirst) {
+  TestDatabase db("wlimit");
+  const std::string topic = UniqueName("stakes"), group = UniqueName("grp");
+  testing::CreateTopic(topic);
+  Workload w = MakeWorkload(topic, 12000, 40, 400);
+  lottery::testing::ProduceAll(w.records, {{"batch.num.messages", "100"}});
+  // Roles are the cluster's, not the test database's: the limit is lifted whatever happens.
+  db.RoleDsn("lottery_writer");  // creates the role if this cluster has not got it yet
+  db.Scalar("ALTER ROLE lottery_writer CONNECTION LIMIT 1");
+  struct Unlimit {
+    const TestDatabase& db;
+    ~Unlimit() { db.Scalar("ALTER ROLE lottery_writer CONNECTION LIMIT -1"); }
+  } unlimit{db};
+  const std::string log = "limit_final";
+  std::remove(absl::StrCat(::testing::TempDir(), "/", log, ".log").c_str());
+  auto p = testing::StartWriter(
+      db.dsn(), topic, group,
+      {"--pg-connections", "2", "--batch-size", "2000", "--batch-linger-ms", "50", "--log-level",
+       "debug", "--players-per-lottery", "5", "--exit-when-idle", "4000"},
+      log);
+  auto code = p->Wait(120s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+  ExpectExactlyOnce(db, w);
+  ExpectInvariants(db);
+  std::ifstream in(absl::StrCat(::testing::TempDir(), "/", log, ".log"));
+  int refused = 0, split = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("PostgreSQL connection 2 of 2 could not be made") != std::string::npos) ++refused;
+    if (line.find("records over 2 connections") != std::string::npos) ++split;
+  }
+  EXPECT_GE(refused, 1) << "the second connection was not refused";
+  EXPECT_GE(split, 1) << "no batch was split, so no lane ran on the first connection";
+}
+
 // The stake topic was recreated (or the broker lost records) while PostgreSQL kept the group's
 // offsets: the stored offset is past the partition's end. Records below it used to be taken for
 // ones already applied and skipped without a trace; the writer now reads the partition from its
